@@ -1,0 +1,4 @@
+//! readyroll: PM2's zero-downtime reload contract as a Kubernetes operator.
+#![forbid(unsafe_code)]
+
+pub mod crd;
