@@ -77,7 +77,10 @@ fn objects_serialize_with_api_version_and_kind_for_server_side_apply() {
     for object in [&deployment, &service, &pdb] {
         assert_eq!(object["metadata"]["name"], "web");
         assert_eq!(object["metadata"]["namespace"], "shop");
-        assert!(object.get("status").is_none(), "status is not ours to apply");
+        assert!(
+            object.get("status").is_none(),
+            "status is not ours to apply"
+        );
         let owner = &object["metadata"]["ownerReferences"][0];
         assert_eq!(owner["apiVersion"], "readyroll.dev/v1alpha1");
         assert_eq!(owner["kind"], "App");
@@ -116,7 +119,13 @@ spec:
     assert_eq!(desired.instances, 6);
     let spec = desired.deployment.spec.as_ref().unwrap();
     assert_eq!(spec.replicas, Some(6));
-    let rolling = spec.strategy.as_ref().unwrap().rolling_update.as_ref().unwrap();
+    let rolling = spec
+        .strategy
+        .as_ref()
+        .unwrap()
+        .rolling_update
+        .as_ref()
+        .unwrap();
     assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
     assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
     assert_eq!(spec.min_ready_seconds, Some(1));
@@ -127,12 +136,26 @@ spec:
     let container = &pod.containers[0];
     let command = container.command.as_ref().unwrap();
     assert_eq!(command[0], "/readyroll/bin/readyroll-shim");
-    assert!(command.ends_with(&["--".to_string(), "./server".to_string()]), "{command:?}");
-    assert!(command.windows(2).any(|w| w == ["--kill-timeout-ms", "5000"]));
+    assert!(
+        command.ends_with(&["--".to_string(), "./server".to_string()]),
+        "{command:?}"
+    );
+    assert!(command
+        .windows(2)
+        .any(|w| w == ["--kill-timeout-ms", "5000"]));
     let readiness = container.readiness_probe.as_ref().unwrap();
-    assert_eq!(readiness.http_get.as_ref().unwrap().port, IntOrString::Int(9797));
-    assert_eq!(container.startup_probe.as_ref().unwrap().failure_threshold, Some(10));
-    assert_eq!(pod.init_containers.as_ref().unwrap()[0].name, "readyroll-shim-install");
+    assert_eq!(
+        readiness.http_get.as_ref().unwrap().port,
+        IntOrString::Int(9797)
+    );
+    assert_eq!(
+        container.startup_probe.as_ref().unwrap().failure_threshold,
+        Some(10)
+    );
+    assert_eq!(
+        pod.init_containers.as_ref().unwrap()[0].name,
+        "readyroll-shim-install"
+    );
     assert!(desired.pdb.is_some());
 }
 
@@ -153,7 +176,10 @@ fn pdb_only_with_more_than_one_instance() {
     let spec = two.pdb.unwrap().spec.unwrap();
     assert_eq!(spec.max_unavailable, Some(IntOrString::Int(1)));
     assert_eq!(spec.min_available, None);
-    assert_eq!(spec.unhealthy_pod_eviction_policy.as_deref(), Some("AlwaysAllow"));
+    assert_eq!(
+        spec.unhealthy_pod_eviction_policy.as_deref(),
+        Some("AlwaysAllow")
+    );
     let selector = spec.selector.unwrap().match_labels.unwrap();
     assert_eq!(selector.len(), 2);
     assert_eq!(selector["app.kubernetes.io/instance"], "web");
@@ -175,11 +201,18 @@ fn per_cpu_on_a_cluster_without_schedulable_nodes_is_one() {
 
 #[test]
 fn service_types_and_settings() {
-    let with_service = |service: &str| built(&MINIMAL.replace("port: 3000", &format!("port: 3000\n  service: {service}")));
+    let with_service = |service: &str| {
+        built(&MINIMAL.replace("port: 3000", &format!("port: 3000\n  service: {service}")))
+    };
     let cases = [
         ("{}", "ClusterIP", 3000, None),
         ("{type: NodePort}", "NodePort", 3000, None),
-        ("{type: NodePort, nodePort: 30080, port: 80}", "NodePort", 80, Some(30080)),
+        (
+            "{type: NodePort, nodePort: 30080, port: 80}",
+            "NodePort",
+            80,
+            Some(30080),
+        ),
         ("{type: LoadBalancer, port: 443}", "LoadBalancer", 443, None),
     ];
     for (service, type_, port, node_port) in cases {
@@ -193,10 +226,17 @@ fn service_types_and_settings() {
         assert_eq!(p.node_port, node_port, "{service}");
         assert_eq!(spec.selector.unwrap().len(), 2);
     }
-    let annotated = with_service("{annotations: {lb.example/internal: \"true\"}}").service.unwrap();
-    assert_eq!(annotated.metadata.annotations.unwrap()["lb.example/internal"], "true");
+    let annotated = with_service("{annotations: {lb.example/internal: \"true\"}}")
+        .service
+        .unwrap();
+    assert_eq!(
+        annotated.metadata.annotations.unwrap()["lb.example/internal"],
+        "true"
+    );
     assert!(with_service("{enabled: false}").service.is_none());
-    assert!(built(&MINIMAL.replace("  port: 3000\n", "")).service.is_none());
+    assert!(built(&MINIMAL.replace("  port: 3000\n", ""))
+        .service
+        .is_none());
     let err = build_err(&MINIMAL.replace("port: 3000", "port: 3000\n  service: {nodePort: 30000}"));
     assert_eq!(err.field, "spec.service.nodePort");
 }
@@ -205,13 +245,26 @@ fn service_types_and_settings() {
 fn revision_follows_the_pod_template_only() {
     let base = built(MINIMAL);
     let template_annotation = |d: &Desired| {
-        d.deployment.spec.as_ref().unwrap().template.metadata.as_ref().unwrap().annotations.as_ref().unwrap()
-            [REVISION_ANNOTATION]
+        d.deployment
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()[REVISION_ANNOTATION]
             .clone()
     };
     assert_eq!(base.revision.len(), 10);
     assert_eq!(template_annotation(&base), base.revision);
-    assert_eq!(built(MINIMAL).revision, base.revision, "same App, same revision");
+    assert_eq!(
+        built(MINIMAL).revision,
+        base.revision,
+        "same App, same revision"
+    );
 
     let env_changed = built(&MINIMAL.replace("port: 3000", "port: 3000\n  env: {LOG: debug}"));
     assert_ne!(env_changed.revision, base.revision);
@@ -219,14 +272,23 @@ fn revision_follows_the_pod_template_only() {
     assert_ne!(image_changed.revision, base.revision);
 
     let scaled = built(&MINIMAL.replace("port: 3000", "port: 3000\n  instances: 5"));
-    assert_eq!(scaled.revision, base.revision, "scaling is not a new revision");
+    assert_eq!(
+        scaled.revision, base.revision,
+        "scaling is not a new revision"
+    );
     let per_cpu = app(&MINIMAL.replace("port: 3000", "port: 3000\n  instances: 0"));
     let small = build(&per_cpu, &[node("a", "2")], &opts()).unwrap();
     let large = build(&per_cpu, &[node("a", "2"), node("b", "8")], &opts()).unwrap();
     assert_ne!(small.instances, large.instances);
-    assert_eq!(small.revision, large.revision, "node changes are not a new revision");
+    assert_eq!(
+        small.revision, large.revision,
+        "node changes are not a new revision"
+    );
     let surge = built(&MINIMAL.replace("port: 3000", "port: 3000\n  rollout: {maxSurge: 3}"));
-    assert_eq!(surge.revision, base.revision, "rollout settings are not in the pod");
+    assert_eq!(
+        surge.revision, base.revision,
+        "rollout settings are not in the pod"
+    );
 
     let mut restarted = app(MINIMAL);
     restarted.status = Some(AppStatus {
@@ -235,7 +297,10 @@ fn revision_follows_the_pod_template_only() {
         ..Default::default()
     });
     let restarted = build(&restarted, &[], &opts()).unwrap();
-    assert_ne!(restarted.revision, base.revision, "a cron restart rolls the pods");
+    assert_ne!(
+        restarted.revision, base.revision,
+        "a cron restart rolls the pods"
+    );
 }
 
 #[test]
@@ -244,12 +309,22 @@ fn max_memory_restart_overrides_the_memory_limit() {
         "port: 3000",
         "port: 3000\n  maxMemoryRestart: 300M\n  resources: {limits: {memory: 1Gi, cpu: \"1\"}, requests: {memory: 128Mi}}",
     ));
-    let container = &desired.deployment.spec.unwrap().template.spec.unwrap().containers[0];
+    let container = &desired
+        .deployment
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0];
     let resources = container.resources.as_ref().unwrap();
     let limits = resources.limits.as_ref().unwrap();
     assert_eq!(limits["memory"], Quantity("300Mi".into()));
     assert_eq!(limits["cpu"], Quantity("1".into()));
-    assert_eq!(resources.requests.as_ref().unwrap()["memory"], Quantity("128Mi".into()));
+    assert_eq!(
+        resources.requests.as_ref().unwrap()["memory"],
+        Quantity("128Mi".into())
+    );
     let err = build_err(&MINIMAL.replace(
         "port: 3000",
         "port: 3000\n  maxMemoryRestart: 100M\n  resources: {requests: {memory: 128Mi}}",
@@ -269,9 +344,18 @@ fn stop_timing_edges() {
             .unwrap()
             .termination_grace_period_seconds
     };
-    assert_eq!(grace("killTimeout: 1\n  rollout: {drainDelayMs: 0}"), Some(1));
-    assert_eq!(grace("killTimeout: 0\n  rollout: {drainDelayMs: 0}"), Some(0));
-    assert_eq!(grace("killTimeout: 86400000\n  rollout: {drainDelayMs: 86400000}"), Some(172_800));
+    assert_eq!(
+        grace("killTimeout: 1\n  rollout: {drainDelayMs: 0}"),
+        Some(1)
+    );
+    assert_eq!(
+        grace("killTimeout: 0\n  rollout: {drainDelayMs: 0}"),
+        Some(0)
+    );
+    assert_eq!(
+        grace("killTimeout: 86400000\n  rollout: {drainDelayMs: 86400000}"),
+        Some(172_800)
+    );
     assert_eq!(grace("minUptime: 0"), Some(7));
 }
 
@@ -283,9 +367,18 @@ fn bad_apps_are_errors_naming_the_field_never_panics() {
         ("profile: prod", "spec.profile"),
         ("killTimeout: -5", "spec.killTimeout"),
         ("rollout: {maxSurge: 0}", "spec.rollout.maxSurge"),
-        ("minUptime: 120000\n  rollout: {progressDeadlineSeconds: 60}", "spec.rollout.progressDeadlineSeconds"),
-        ("runtimeShim: {enabled: true, probePort: 3000}", "spec.runtimeShim.probePort"),
-        ("labels: {app.kubernetes.io/name: other}", "spec.labels.app.kubernetes.io/name"),
+        (
+            "minUptime: 120000\n  rollout: {progressDeadlineSeconds: 60}",
+            "spec.rollout.progressDeadlineSeconds",
+        ),
+        (
+            "runtimeShim: {enabled: true, probePort: 3000}",
+            "spec.runtimeShim.probePort",
+        ),
+        (
+            "labels: {app.kubernetes.io/name: other}",
+            "spec.labels.app.kubernetes.io/name",
+        ),
     ];
     for (extra, field) in cases {
         let err = build_err(&MINIMAL.replace("port: 3000", &format!("port: 3000\n  {extra}")));
@@ -294,16 +387,27 @@ fn bad_apps_are_errors_naming_the_field_never_panics() {
     }
     let mut no_uid = app(MINIMAL);
     no_uid.metadata.uid = None;
-    assert_eq!(build(&no_uid, &[], &opts()).unwrap_err().field, "metadata.uid");
+    assert_eq!(
+        build(&no_uid, &[], &opts()).unwrap_err().field,
+        "metadata.uid"
+    );
     let mut no_namespace = app(MINIMAL);
     no_namespace.metadata.namespace = None;
-    assert_eq!(build(&no_namespace, &[], &opts()).unwrap_err().field, "metadata.namespace");
+    assert_eq!(
+        build(&no_namespace, &[], &opts()).unwrap_err().field,
+        "metadata.namespace"
+    );
 }
 
 #[test]
 fn controller_helpers() {
     assert_eq!(max_restarts(&app(MINIMAL)), 16);
-    assert_eq!(max_restarts(&app(&MINIMAL.replace("port: 3000", "port: 3000\n  maxRestarts: 2"))), 2);
+    assert_eq!(
+        max_restarts(&app(
+            &MINIMAL.replace("port: 3000", "port: 3000\n  maxRestarts: 2")
+        )),
+        2
+    );
     let cron = app(&MINIMAL.replace("port: 3000", "port: 3000\n  cronRestart: \"0 4 * * *\""));
     let after: jiff::Timestamp = "2025-06-01T05:00:00Z".parse().unwrap();
     let next = next_cron_restart(&cron, after).unwrap().unwrap();

@@ -105,7 +105,7 @@ mod tests {
     fn no_schedule_or_pm2s_zero_means_none() {
         for expression in [None, Some("0"), Some(" 0 ")] {
             let app = with_cron(expression);
-            assert_eq!(schedule(&app.spec).unwrap().is_some(), false);
+            assert!(schedule(&app.spec).unwrap().is_none());
             assert_eq!(
                 next_cron_restart(&app, at("2025-01-01T00:00:00Z")).unwrap(),
                 None
