@@ -37,7 +37,7 @@ main() {
     --manage-all-nodes=false \
     --manage-nodes-with-label-selector=type=kwok \
     --node-lease-duration-seconds=40 \
-    --cidr=10.244.0.0/16 \
+    --cidr=10.244.0.1/16 \
     --server-address="$KWOK_SERVER_ADDRESS"
   wait_until 60 "kwok healthy" kwok_healthy || die "kwok did not become healthy; see $LOG_DIR/kwok.log"
 }
