@@ -13,7 +13,7 @@ source "$here/lib/procs.sh"
 # shellcheck source=lib/pki.sh
 source "$here/lib/pki.sh"
 
-KWOK_SERVER_ADDRESS=127.0.0.1:10247
+KWOK_SERVER_ADDRESS=127.0.0.1:$KWOK_PORT
 
 kwok_healthy() { curl -sf "http://$KWOK_SERVER_ADDRESS/healthz"; }
 

@@ -2,8 +2,6 @@
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler as local processes.
 # Flags follow Kubernetes' hack/local-up-cluster.sh. Needs env.sh, log.sh, procs.sh, pki.sh.
 
-CONTROLLER_MANAGER_PORT=10257
-SCHEDULER_PORT=10259
 # Everything in-cluster that is signed (service account tokens) names this issuer.
 SERVICE_ACCOUNT_ISSUER=https://kubernetes.default.svc.cluster.local
 
