@@ -33,6 +33,7 @@ fail_with_log() {
 }
 
 start_control_plane() {
+  date -u +%FT%TZ >"$RUN_DIR/started-at"
   ensure_control_plane_pki
   write_kubeconfig "$KUBECONFIG" admin
   start_etcd
@@ -60,7 +61,6 @@ main() {
     log "reusing the running control plane (started $(cat "$RUN_DIR/started-at" 2>/dev/null || echo '?'))"
   else
     start_control_plane
-    date -u +%FT%TZ >"$RUN_DIR/started-at"
   fi
   "$here/kwok-up.sh"
   if [[ -x "$here/node-up.sh" && "${READYROLL_REAL_NODE:-1}" != 0 ]]; then

@@ -14,6 +14,8 @@ daemon_pid() {
   pid="$(cat "$(pid_file "$name")")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
+  # A rebuilt binary replaces the file the daemon runs from; it is still that daemon.
+  exe="${exe% (deleted)}"
   [[ "$exe" == "$(cat "$RUN_DIR/$name.exe" 2>/dev/null)" ]] || return 1
   echo "$pid"
 }
