@@ -21,8 +21,10 @@ main() {
     --purge) purge=true ;;
     *) die "usage: down.sh [--purge]" ;;
   esac
+  local node_failed=false
   if [[ -x "$here/node-down.sh" ]]; then
-    "$here/node-down.sh"
+    # The control plane is stopped even when the node could not be, then the failure reported.
+    "$here/node-down.sh" || node_failed=true
   fi
   stop_daemon kwok
   local i
@@ -34,6 +36,7 @@ main() {
     rm -rf "$CLUSTER_DIR"
     log "removed $CLUSTER_DIR"
   fi
+  [[ "$node_failed" == false ]] || die "node-down.sh failed; the control plane was stopped anyway"
   log "cluster down"
 }
 
