@@ -21,10 +21,11 @@ main() {
     --purge) purge=true ;;
     *) die "usage: down.sh [--purge]" ;;
   esac
+  take_cluster_lock
   local node_failed=false
   if [[ -x "$here/node-down.sh" ]]; then
     # The control plane is stopped even when the node could not be, then the failure reported.
-    "$here/node-down.sh" || node_failed=true
+    "$here/node-down.sh" 9>&- || node_failed=true
   fi
   stop_daemon kwok
   local i
