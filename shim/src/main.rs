@@ -1,0 +1,45 @@
+//! readyroll-shim: the container entry point that gives a PM2 app what PM2
+//! gave it (an IPC channel for `process.send('ready')`, SIGINT or a
+//! 'shutdown' message on stop, SIGKILL after the kill timeout) and turns its
+//! readiness into an HTTP endpoint for the kubelet.
+//!
+//! Everything is done through safe wrappers (std and nix): no `unsafe` here.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod install;
+mod ipc;
+mod probe_server;
+mod process_tree;
+mod readiness;
+mod signals;
+mod supervisor;
+
+use cli::{Invocation, USAGE};
+
+fn main() {
+    let args = std::env::args_os().skip(1).collect();
+    let code = match cli::parse(args) {
+        Ok(Invocation::Run(config)) => supervisor::run(config),
+        Ok(Invocation::Install { dest }) => match install::install(&dest) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("readyroll-shim install: {e}");
+                1
+            }
+        },
+        Ok(Invocation::Help) => {
+            print!("{USAGE}");
+            0
+        }
+        Ok(Invocation::Version) => {
+            println!("readyroll-shim {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Err(e) => {
+            eprintln!("readyroll-shim: {e}\nrun `readyroll-shim --help` for usage");
+            2
+        }
+    };
+    std::process::exit(code);
+}
