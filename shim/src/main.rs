@@ -3,7 +3,7 @@
 //! 'shutdown' message on stop, SIGKILL after the kill timeout) and turns its
 //! readiness into an HTTP endpoint for the kubelet.
 //!
-//! Everything is done through safe wrappers (std and nix): no `unsafe` here.
+//! Everything goes through safe wrappers (std and nix): no `unsafe` here.
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -13,6 +13,7 @@ mod probe_server;
 mod process_tree;
 mod readiness;
 mod signals;
+mod spawn;
 mod supervisor;
 
 use cli::{Invocation, USAGE};

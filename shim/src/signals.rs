@@ -51,8 +51,7 @@ pub struct SignalInbox {
 
 impl SignalInbox {
     /// Blocks SIGCHLD, SIGTERM and the forwarded signals and opens the fd that
-    /// delivers them. Children start with an empty mask again: the standard
-    /// library resets the signal mask between fork and exec.
+    /// delivers them. The app must not inherit this mask: see `spawn`.
     pub fn open() -> io::Result<Self> {
         let mut set = SigSet::empty();
         set.add(Signal::SIGCHLD);

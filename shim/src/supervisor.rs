@@ -1,11 +1,7 @@
 //! Runs the app and everything around it in one single-threaded poll loop:
 //! signals (via signalfd), the IPC channel, the probe server and timers.
 
-use std::ffi::OsString;
-use std::io::ErrorKind;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -20,17 +16,13 @@ use crate::probe_server::ProbeServer;
 use crate::process_tree;
 use crate::readiness::{port_accepts, Mode, Readiness};
 use crate::signals::{exit_code_for, SignalInbox, FORWARDED};
+use crate::spawn::spawn_app;
+use crate::spawn::StartError;
 
 /// Longest single poll; only bounds how stale a missed wake-up could get.
 const MAX_POLL_MS: u16 = 60_000;
 /// How long to wait for killed leftovers to be reaped before exiting anyway.
 const FINAL_REAP_BUDGET: Duration = Duration::from_secs(2);
-
-/// A failure before the app runs, with the exit status to report.
-pub struct StartError {
-    pub exit_code: i32,
-    pub message: String,
-}
 
 /// Runs the app to completion and returns the shim's exit status.
 pub fn run(config: RunConfig) -> i32 {
@@ -296,37 +288,6 @@ impl Supervisor {
             }
         }
         code
-    }
-}
-
-fn spawn_app(command: &[OsString], app_end: &OwnedFd) -> Result<Pid, StartError> {
-    let (program, args) = command.split_first().ok_or_else(|| StartError {
-        exit_code: 2,
-        message: "missing app command".to_string(),
-    })?;
-    let mut cmd = Command::new(program);
-    // Its own process group, so the whole group can be signalled and a
-    // terminal's Ctrl-C reaches the shim, which forwards it.
-    cmd.args(args).process_group(0);
-    for (key, value) in IpcChannel::child_env(app_end) {
-        cmd.env(key, value);
-    }
-    match cmd.spawn() {
-        // Dropping the handle neither kills nor waits; `reap` collects it.
-        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
-        Err(e) => {
-            let program = program.to_string_lossy();
-            let (exit_code, problem) = match e.kind() {
-                // The shell's conventions: 127 not found, 126 cannot execute.
-                ErrorKind::NotFound => (127, "command not found"),
-                ErrorKind::PermissionDenied => (126, "permission denied"),
-                _ => (126, "cannot execute"),
-            };
-            Err(StartError {
-                exit_code,
-                message: format!("cannot run `{program}`: {problem} ({e})"),
-            })
-        }
     }
 }
 

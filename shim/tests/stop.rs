@@ -133,3 +133,45 @@ fn other_signals_are_forwarded_without_stopping_the_app() {
     assert_eq!(shell_code(shim.wait_exit(5 * SECOND)), 0);
     assert!(shim.marker_lines().contains(&"SIGINT".to_string()));
 }
+
+#[test]
+fn app_gets_default_dispositions_even_if_the_shim_inherited_ignored_ones() {
+    // A shell's background job starts with SIGINT ignored; under PM2 or in a
+    // container the app would not, so a plain `sleep` must die from SIGINT.
+    let probe = format!("127.0.0.1:{}", free_port());
+    let mut shim = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "trap '' INT; exec \"$0\" \"$@\"",
+            SHIM,
+            "--probe-addr",
+            &probe,
+        ])
+        .args(["--kill-timeout-ms=5000", "--", "sleep", "30"])
+        .spawn()
+        .expect("start the shim with SIGINT ignored");
+    let up = wait_for(5 * SECOND, || {
+        (ready_status(probe_port(&probe)) == Some(200)).then_some(())
+    });
+    assert!(up.is_some(), "shim did not come up");
+    let sent = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim.id() as i32),
+        Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let status = wait_for(10 * SECOND, || shim.try_wait().expect("try_wait")).expect("shim exits");
+    assert_eq!(
+        shell_code(status),
+        130,
+        "sleep should die from SIGINT, not be SIGKILLed"
+    );
+    assert!(sent.elapsed() < 2 * SECOND);
+}
+
+fn probe_port(addr: &str) -> u16 {
+    addr.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port in address")
+}
