@@ -39,3 +39,18 @@ for round in 1 2 3; do
   shim_us=$(run_loop "$shim" --probe-addr 127.0.0.1:0 -- /bin/true)
   echo "round=$round plain_true_us=$plain_us shim_true_us=$shim_us overhead_us=$((shim_us - plain_us))"
 done
+
+echo "== exec of the shim to exec of the app (strace timestamps, 50 runs)"
+if ! command -v strace >/dev/null; then
+  echo "strace not installed; skipped"
+  exit 0
+fi
+trace="$(mktemp)"
+trap 'rm -f "$trace"' EXIT
+for ((i = 0; i < 50; i++)); do
+  strace -f --seccomp-bpf -e trace=execve -ttt -o "$trace" \
+    "$shim" --probe-addr 127.0.0.1:0 -- /bin/true
+  # First two execve entries: the shim's own, then the app's.
+  awk '/execve\(/ && !/resumed/ { print $2 }' "$trace" | head -n 2 | paste -sd ' '
+done | awk '{ print int(($2 - $1) * 1e6) }' | sort -n |
+  awk '{ v[NR] = $1 } END { printf "exec_to_exec_us min=%d median=%d p90=%d max=%d\n", v[1], v[int(NR / 2)], v[int(NR * 0.9)], v[NR] }'

@@ -71,6 +71,20 @@ fn scan_proc() -> Vec<(i32, char, i32)> {
         .collect()
 }
 
+/// Sends `signal` to the app and then to every other live descendant of the
+/// shim: PM2's default stop (`treekill: true`) signals the whole tree, so
+/// helpers the app started get the chance to clean up too.
+pub fn signal_all(app: Pid, signal: Signal) -> nix::Result<()> {
+    let result = kill(app, signal);
+    let me = std::process::id() as i32;
+    for pid in live_descendants(me, &scan_proc()) {
+        if pid != app.as_raw() {
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+    result
+}
+
 /// SIGKILLs the app's process group and every live descendant of the shim.
 pub fn kill_all(app_group: Pid) {
     match killpg(app_group, Signal::SIGKILL) {

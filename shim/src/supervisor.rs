@@ -202,8 +202,9 @@ impl Supervisor {
         }
     }
 
-    /// PM2's stop: not ready at once, then the stop signal or the 'shutdown'
-    /// message, then SIGKILL once the kill timeout has passed.
+    /// PM2's stop: not ready at once, then the stop signal to the app's whole
+    /// process tree (PM2's default `treekill`) or the 'shutdown' message, then
+    /// SIGKILL once the kill timeout has passed.
     fn begin_stop(&mut self) {
         if self.stopping {
             return;
@@ -211,29 +212,34 @@ impl Supervisor {
         self.stopping = true;
         self.readiness.begin_stopping();
         let kill_ms = self.config.kill_timeout.as_millis();
+        let signal = self.config.stop_signal;
         if self.config.shutdown_with_message {
             match self.ipc.send_string("shutdown") {
-                Ok(()) => {
-                    log(&format!(
-                        "SIGTERM received: sent 'shutdown' over IPC; SIGKILL in {kill_ms} ms"
-                    ));
-                }
+                Ok(()) => log(&format!(
+                    "SIGTERM received: sent 'shutdown' over IPC; SIGKILL in {kill_ms} ms"
+                )),
                 Err(e) => {
-                    let signal = self.config.stop_signal;
                     log(&format!(
-                        "SIGTERM received: IPC unavailable ({e}); sending {signal} instead; SIGKILL in {kill_ms} ms"
+                        "SIGTERM received: IPC unavailable ({e}); sending {signal} to the app's \
+                         process tree instead; SIGKILL in {kill_ms} ms"
                     ));
-                    self.signal_app(signal);
+                    self.signal_tree(signal);
                 }
             }
         } else {
-            let signal = self.config.stop_signal;
             log(&format!(
-                "SIGTERM received: sending {signal} to the app; SIGKILL in {kill_ms} ms"
+                "SIGTERM received: sending {signal} to the app's process tree; SIGKILL in {kill_ms} ms"
             ));
-            self.signal_app(signal);
+            self.signal_tree(signal);
         }
         self.kill_at = Instant::now().checked_add(self.config.kill_timeout);
+    }
+
+    fn signal_tree(&self, signal: Signal) {
+        match process_tree::signal_all(self.app, signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => log(&format!("cannot send {signal} to the app: {e}")),
+        }
     }
 
     fn signal_app(&self, signal: Signal) {
@@ -275,7 +281,12 @@ impl Supervisor {
 
     /// The app is gone: nothing it started may outlive it.
     fn finish(&mut self, code: i32) -> i32 {
-        process_tree::kill_all(self.app);
+        // Every live descendant has a chain of living parents up to the shim
+        // (orphans are re-parented to it), so no children means nothing to
+        // kill, and the /proc scan can be skipped.
+        if has_children() {
+            process_tree::kill_all(self.app);
+        }
         let give_up = Instant::now() + FINAL_REAP_BUDGET;
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -288,6 +299,17 @@ impl Supervisor {
             }
         }
         code
+    }
+}
+
+/// Reaps exited children and tells whether any child is still running.
+fn has_children() -> bool {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return true,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => return false,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ const SECOND: Duration = Duration::from_secs(1);
 fn run_shim(args: &[&str]) -> (Output, Duration) {
     let probe = format!("127.0.0.1:{}", free_port());
     let started = Instant::now();
-    let output = Command::new(SHIM)
+    let output = Command::new(shim())
         .args(["--probe-addr", &probe])
         .args(args)
         .output()
@@ -113,7 +113,7 @@ fn probe_address_in_use_fails_before_starting_the_app() {
     let addr = taken.local_addr().expect("addr").to_string();
     let dir = scratch_dir("probe-in-use");
     let marker = dir.join("marker");
-    let output = Command::new(SHIM)
+    let output = Command::new(shim())
         .args([
             "--probe-addr",
             &addr,
@@ -141,14 +141,14 @@ fn probe_address_in_use_fails_before_starting_the_app() {
 fn install_copies_the_binary_atomically_with_mode_0755() {
     let dir = scratch_dir("install");
     let dest = dir.join("readyroll/bin/readyroll-shim");
-    let output = Command::new(SHIM)
+    let output = Command::new(shim())
         .args(["install", dest.to_str().expect("utf8")])
         .output()
         .expect("run install");
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         fs::read(&dest).expect("read copy"),
-        fs::read(SHIM).expect("read shim")
+        fs::read(shim()).expect("read shim")
     );
     let mode = fs::metadata(&dest).expect("stat").permissions().mode();
     assert_eq!(mode & 0o777, 0o755);
@@ -173,7 +173,7 @@ fn install_failure_names_the_path() {
     let blocker = dir.join("file");
     fs::write(&blocker, "not a directory").expect("write");
     let dest = blocker.join("readyroll-shim");
-    let output = Command::new(SHIM)
+    let output = Command::new(shim())
         .args(["install", dest.to_str().expect("utf8")])
         .output()
         .expect("run install");

@@ -125,3 +125,29 @@ fn orphans_are_reaped_when_the_shim_is_not_pid_1() {
     shim.signal(Signal::SIGTERM);
     assert_eq!(shell_code(shim.wait_exit(5 * SECOND)), 0);
 }
+
+#[test]
+fn the_stop_signal_reaches_the_apps_children_too() {
+    // PM2's default `treekill` signals every process of the app. The app takes
+    // its time to exit; its `sleep` children die from SIGINT meanwhile.
+    let mut shim = ShimBuilder::new("tree-signal")
+        .env("SPAWN_CHILDREN", "1")
+        .env("ON_SIGINT", "exit:0:1500")
+        .flag("--kill-timeout-ms=5000")
+        .spawn();
+    let children = reported_children(&shim);
+    shim.wait_started();
+    shim.signal(Signal::SIGTERM);
+    assert!(shim.wait_for_marker("SIGINT", 5 * SECOND));
+    for pid in children {
+        let dead = wait_for(SECOND, || {
+            matches!(proc_state(pid), None | Some(('Z', _))).then_some(())
+        });
+        assert!(dead.is_some(), "child {pid} did not get the stop signal");
+    }
+    assert!(
+        shim.child.try_wait().expect("try_wait").is_none(),
+        "the app is still exiting"
+    );
+    assert_eq!(shell_code(shim.wait_exit(5 * SECOND)), 0);
+}

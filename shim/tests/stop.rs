@@ -143,7 +143,7 @@ fn app_gets_default_dispositions_even_if_the_shim_inherited_ignored_ones() {
         .args([
             "-c",
             "trap '' INT; exec \"$0\" \"$@\"",
-            SHIM,
+            &shim(),
             "--probe-addr",
             &probe,
         ])

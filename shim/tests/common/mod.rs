@@ -14,7 +14,12 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-pub const SHIM: &str = env!("CARGO_BIN_EXE_readyroll-shim");
+/// The binary under test: the one cargo built for this test run, or another
+/// build (e.g. the static release binary) named by `READYROLL_SHIM_BIN`.
+pub fn shim() -> String {
+    std::env::var("READYROLL_SHIM_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_readyroll-shim").to_string())
+}
 pub const NODE: &str = "node";
 
 pub fn app_js() -> PathBuf {
@@ -122,7 +127,7 @@ impl ShimBuilder {
         let probe_port = free_port();
         let marker = self.dir.join("marker");
         let mut argv: Vec<String> = self.wrapper.clone();
-        argv.push(SHIM.to_string());
+        argv.push(shim());
         argv.extend(self.flags);
         argv.push("--probe-addr".to_string());
         argv.push(format!("127.0.0.1:{probe_port}"));
