@@ -16,7 +16,15 @@ mod signals;
 mod spawn;
 mod supervisor;
 
+use std::io::Write;
+
 use cli::{Invocation, USAGE};
+
+/// One line on stderr. Write errors are ignored: `eprintln!` would panic
+/// when stderr is gone, and the shim must keep supervising the app then.
+pub(crate) fn log(message: &str) {
+    let _ = writeln!(std::io::stderr(), "readyroll-shim: {message}");
+}
 
 fn main() {
     let args = std::env::args_os().skip(1).collect();
@@ -25,20 +33,24 @@ fn main() {
         Ok(Invocation::Install { dest }) => match install::install(&dest) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("readyroll-shim install: {e}");
+                log(&format!("install: {e}"));
                 1
             }
         },
         Ok(Invocation::Help) => {
-            print!("{USAGE}");
+            let _ = write!(std::io::stdout(), "{USAGE}");
             0
         }
         Ok(Invocation::Version) => {
-            println!("readyroll-shim {}", env!("CARGO_PKG_VERSION"));
+            let _ = writeln!(
+                std::io::stdout(),
+                "readyroll-shim {}",
+                env!("CARGO_PKG_VERSION")
+            );
             0
         }
         Err(e) => {
-            eprintln!("readyroll-shim: {e}\nrun `readyroll-shim --help` for usage");
+            log(&format!("{e}\nrun `readyroll-shim --help` for usage"));
             2
         }
     };

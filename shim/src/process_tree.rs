@@ -89,7 +89,7 @@ pub fn signal_all(app: Pid, signal: Signal) -> nix::Result<()> {
 pub fn kill_all(app_group: Pid) {
     match killpg(app_group, Signal::SIGKILL) {
         Ok(()) | Err(Errno::ESRCH) => {}
-        Err(e) => eprintln!("readyroll-shim: cannot kill process group {app_group}: {e}"),
+        Err(e) => crate::log(&format!("cannot kill process group {app_group}: {e}")),
     }
     let me = std::process::id() as i32;
     for _ in 0..KILL_ROUNDS {

@@ -12,6 +12,7 @@ use nix::unistd::Pid;
 
 use crate::cli::RunConfig;
 use crate::ipc::IpcChannel;
+use crate::log;
 use crate::probe_server::ProbeServer;
 use crate::process_tree;
 use crate::readiness::{port_accepts, Mode, Readiness};
@@ -29,7 +30,7 @@ pub fn run(config: RunConfig) -> i32 {
     match Supervisor::start(config) {
         Ok(mut supervisor) => supervisor.run_until_exit(),
         Err(err) => {
-            eprintln!("readyroll-shim: {}", err.message);
+            log(&err.message);
             err.exit_code
         }
     }
@@ -61,7 +62,7 @@ impl Supervisor {
         // Orphans of the app become our children, so they can be reaped and
         // killed even when the shim is not PID 1 (PID 1 gets this anyway).
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-            eprintln!("readyroll-shim: cannot become child subreaper: {e}");
+            log(&format!("cannot become child subreaper: {e}"));
         }
         let probe = ProbeServer::bind(config.probe_addr).map_err(setup(&format!(
             "--probe-addr {}: cannot listen",
@@ -126,7 +127,7 @@ impl Supervisor {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => {
                 // Not expected with valid descriptors; avoid a busy loop.
-                eprintln!("readyroll-shim: poll failed: {e}");
+                log(&format!("poll failed: {e}"));
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -311,8 +312,4 @@ fn has_children() -> bool {
             Err(_) => return false,
         }
     }
-}
-
-fn log(message: &str) {
-    eprintln!("readyroll-shim: {message}");
 }
