@@ -3,6 +3,7 @@
 # supervises an idle app, and the time it adds to starting a program.
 # Usage: shim/scripts/measure.sh [ITERATIONS]   (default 1000)
 set -euo pipefail
+export LC_ALL=C # EPOCHREALTIME uses the locale's decimal separator
 
 iterations="${1:-1000}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,21 +25,21 @@ for mode in "" "--wait-ready" "--port 1"; do
   wait "$pid" || true
 done
 
-echo "== startup overhead: $iterations runs each"
-run_loop() {
-  local start end
-  start=$(date +%s%N)
-  for ((i = 0; i < iterations; i++)); do
-    "$@"
-  done
-  end=$(date +%s%N)
-  echo $(((end - start) / iterations / 1000))
-}
-for round in 1 2 3; do
-  plain_us=$(run_loop /bin/true)
-  shim_us=$(run_loop "$shim" --probe-addr 127.0.0.1:0 -- /bin/true)
-  echo "round=$round plain_true_us=$plain_us shim_true_us=$shim_us overhead_us=$((shim_us - plain_us))"
-done
+echo "== startup overhead: $iterations runs each of /bin/true and the shim running /bin/true, interleaved"
+samples="$(mktemp)"
+for ((i = 0; i < iterations; i++)); do
+  t0=${EPOCHREALTIME/./}
+  /bin/true
+  t1=${EPOCHREALTIME/./}
+  "$shim" --probe-addr 127.0.0.1:0 -- /bin/true
+  t2=${EPOCHREALTIME/./}
+  echo "$((t1 - t0)) $((t2 - t1))"
+done >"$samples"
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+plain_us=$(cut -d' ' -f1 "$samples" | median)
+shim_us=$(cut -d' ' -f2 "$samples" | median)
+rm -f "$samples"
+echo "median_plain_true_us=$plain_us median_shim_true_us=$shim_us overhead_us=$((shim_us - plain_us))"
 
 echo "== exec of the shim to exec of the app (strace timestamps, 50 runs)"
 if ! command -v strace >/dev/null; then
