@@ -73,7 +73,7 @@ fn scan_proc() -> Vec<(i32, char, i32)> {
 
 /// Sends `signal` to the app and then to every other live descendant of the
 /// shim: PM2's default stop (`treekill: true`) signals the whole tree, so
-/// helpers the app started get the chance to clean up too.
+/// processes the app started get the chance to clean up too.
 pub fn signal_all(app: Pid, signal: Signal) -> nix::Result<()> {
     let result = kill(app, signal);
     let me = std::process::id() as i32;

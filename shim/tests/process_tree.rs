@@ -97,8 +97,9 @@ fn orphans_are_reaped_when_the_shim_is_pid_1() {
         .spawn();
     // unshare forks the shim into the new PID namespace: it is unshare's child.
     let unshare_pid = shim.pid().as_raw();
+    // A new PID namespace needs root (or CAP_SYS_ADMIN).
     let shim_pid = wait_for(5 * SECOND, || children_of(unshare_pid).first().map(|c| c.0))
-        .expect("shim started under unshare");
+        .unwrap_or_else(|| panic!("shim did not start under unshare:\n{}", shim.stderr()));
     assert!(
         shim.wait_for_marker("orphaned", 10 * SECOND),
         "stderr:\n{}",
