@@ -1,4 +1,6 @@
 //! readyroll: PM2's zero-downtime reload contract as a Kubernetes operator.
 #![forbid(unsafe_code)]
 
+pub mod controller;
+pub mod core;
 pub mod crd;

@@ -1,0 +1,21 @@
+//! The controller: thin I/O around the pure core. Each reconcile step lives
+//! in its own file: `cron` → `core::build` → `rollout` → `apply` → `status`
+//! → `events`, wired together in `reconcile` and started by `run`.
+
+mod apply;
+mod conditions;
+mod context;
+mod cron;
+mod error;
+mod events;
+mod invalid;
+mod reconcile;
+mod rollout;
+mod run;
+mod status;
+mod watches;
+
+pub use apply::FIELD_MANAGER;
+pub use conditions::reason;
+pub use error::Error;
+pub use run::{run, ControllerConfig, CONTROLLER_NAME};
