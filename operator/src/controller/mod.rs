@@ -15,6 +15,11 @@ mod run;
 mod status;
 mod watches;
 
+#[cfg(test)]
+mod fake_api;
+#[cfg(test)]
+mod reconcile_tests;
+
 pub use apply::FIELD_MANAGER;
 pub use conditions::reason;
 pub use error::Error;
