@@ -17,6 +17,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::leader::Leadership;
+
 const RESULT_SUCCESS: &str = "success";
 const RESULT_ERROR: &str = "error";
 
@@ -181,6 +183,21 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
+    /// Keeps the leader gauge equal to `leadership` until it is dropped
+    /// everywhere; the returned task can be aborted on shutdown.
+    pub fn follow_leadership(&self, leadership: &Leadership) -> tokio::task::JoinHandle<()> {
+        let metrics = self.clone();
+        let mut changes = leadership.changes();
+        tokio::spawn(async move {
+            loop {
+                metrics.set_leader(*changes.borrow_and_update());
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
     /// The OpenMetrics text exposition of every metric.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut body = String::new();
@@ -329,6 +346,23 @@ mod tests {
             sample(&metrics.encode().expect("encode"), "readyroll_leader"),
             Some(0.0)
         );
+    }
+
+    #[tokio::test]
+    async fn the_leader_gauge_follows_leadership() {
+        let metrics = Metrics::new();
+        let leadership = Leadership::follower();
+        let follower = metrics.follow_leadership(&leadership);
+        let gauge = |m: &Metrics| sample(&m.encode().expect("encode"), "readyroll_leader");
+        let settle = || tokio::time::sleep(Duration::from_millis(50));
+
+        leadership.set_writes_until(Some(tokio::time::Instant::now() + Duration::from_secs(60)));
+        settle().await;
+        assert_eq!(gauge(&metrics), Some(1.0));
+        leadership.set_writes_until(None);
+        settle().await;
+        assert_eq!(gauge(&metrics), Some(0.0));
+        follower.abort();
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! while it works, and hands clones to [`serve`], which answers `/metrics`,
 //! `/healthz` and `/readyz` on `--metrics-addr`.
 
+mod args;
 mod health;
 mod logging;
 mod metrics;
 mod probe;
 mod server;
 
+pub use args::{LogArgs, MetricsArgs, ProbeArgs, ProbeFailed};
 pub use health::Health;
 pub use logging::{init_logging, LogFormat, LoggingError};
 pub use metrics::{Metrics, ReconcileTimer};
