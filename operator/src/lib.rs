@@ -4,3 +4,5 @@
 pub mod controller;
 pub mod core;
 pub mod crd;
+pub mod leader;
+pub mod telemetry;
