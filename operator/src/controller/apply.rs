@@ -14,6 +14,7 @@ use tracing::info;
 
 use super::error::Error;
 use crate::core::REVISION_ANNOTATION;
+use crate::leader::Leadership;
 
 /// The field manager readyroll applies as.
 pub const FIELD_MANAGER: &str = "readyroll";
@@ -22,12 +23,23 @@ pub const FIELD_MANAGER: &str = "readyroll";
 /// not be part of a template readyroll applies.
 const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 
+/// Every write checks leadership right before it is sent: a replica that
+/// lost the Lease must not fight the new leader.
+pub fn ensure_leader(leadership: &Leadership) -> Result<(), Error> {
+    if leadership.is_leader() {
+        Ok(())
+    } else {
+        Err(Error::NotLeader)
+    }
+}
+
 /// Server-side applies `object`, taking over any field another manager set:
 /// readyroll is the source of truth for what it generates.
-pub async fn apply<K>(api: &Api<K>, object: &K) -> Result<K, Error>
+pub async fn apply<K>(leadership: &Leadership, api: &Api<K>, object: &K) -> Result<K, Error>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
 {
+    ensure_leader(leadership)?;
     let name = object
         .meta()
         .name
@@ -43,6 +55,7 @@ where
 /// is `None`. Only an object controlled by the App (`owner_uid`) is
 /// deleted: readyroll never removes what it did not create.
 pub async fn apply_or_remove<K>(
+    leadership: &Leadership,
     api: &Api<K>,
     name: &str,
     desired: Option<&K>,
@@ -56,7 +69,7 @@ where
         + DeserializeOwned,
 {
     if let Some(object) = desired {
-        apply(api, object).await?;
+        apply(leadership, api, object).await?;
         return Ok(());
     }
     let kind = K::kind(&());
@@ -70,6 +83,7 @@ where
     if !controlled_by(&existing, owner_uid) {
         return Ok(());
     }
+    ensure_leader(leadership)?;
     // The uid precondition keeps a same-named object created meanwhile safe.
     let params = DeleteParams {
         preconditions: Some(Preconditions {
@@ -170,10 +184,12 @@ pub fn with_template(mut desired: Deployment, template: PodTemplateSpec) -> Depl
 /// sent every time: under server-side apply a field readyroll stops sending
 /// is removed, which is how cleared fields (e.g. `failedRevision`) go away.
 pub async fn apply_status(
+    leadership: &Leadership,
     api: &Api<crate::crd::App>,
     name: &str,
     status: &crate::crd::AppStatus,
 ) -> Result<(), Error> {
+    ensure_leader(leadership)?;
     let body = serde_json::json!({
         "apiVersion": crate::crd::App::api_version(&()),
         "kind": crate::crd::App::kind(&()),

@@ -12,6 +12,8 @@ use super::error::ErrorBackoff;
 use super::watches::INSTANCE_LABEL;
 use crate::core::BuildOptions;
 use crate::crd::App;
+use crate::leader::Leadership;
+use crate::telemetry::Metrics;
 use kube::ResourceExt;
 
 pub struct Context {
@@ -23,6 +25,9 @@ pub struct Context {
     pub pods: Store<Pod>,
     pub build: BuildOptions,
     pub backoff: ErrorBackoff,
+    /// Writes happen only while this says so.
+    pub leadership: Leadership,
+    pub metrics: Metrics,
 }
 
 impl Context {

@@ -24,6 +24,10 @@ pub enum Error {
     #[error("{0}")]
     MissingField(&'static str),
 
+    /// This replica lost leadership before a write: another one writes now.
+    #[error("not the leader: write skipped")]
+    NotLeader,
+
     /// A generated object could not be turned into JSON.
     #[error("serializing {what}: {source}")]
     Serialize {
@@ -45,6 +49,7 @@ impl Error {
         match self {
             Error::Api { .. } => "api",
             Error::MissingField(_) => "missing_field",
+            Error::NotLeader => "not_leader",
             Error::Serialize { .. } => "serialize",
         }
     }

@@ -7,6 +7,7 @@ use tracing::warn;
 
 use super::rollout::{Decision, ObservedDeployment, Phase};
 use crate::crd::{App, AppStatus};
+use crate::leader::Leadership;
 
 pub const ROLLOUT_STARTED: &str = "RolloutStarted";
 pub const ROLLOUT_COMPLETE: &str = "RolloutComplete";
@@ -104,9 +105,12 @@ pub fn rollout_notes(
 
 /// Publishes `notes` about `app`; a failure is logged, not returned, because
 /// an event that cannot be written must not hold up the rollout.
-pub async fn publish(recorder: &Recorder, app: &App, notes: &[Note]) {
+pub async fn publish(leadership: &Leadership, recorder: &Recorder, app: &App, notes: &[Note]) {
     let reference = app.object_ref(&());
     for note in notes {
+        if !leadership.is_leader() {
+            return;
+        }
         let event = Event {
             type_: if note.warning {
                 EventType::Warning

@@ -12,7 +12,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
-use super::apply::{apply_status, FIELD_MANAGER};
+use super::apply::{apply_status, ensure_leader, FIELD_MANAGER};
 use super::conditions::{self, reason};
 use super::context::Context;
 use super::error::Error;
@@ -32,10 +32,11 @@ pub async fn report_spec(ctx: &Context, app: &App, message: &str) -> Result<Acti
             .namespace()
             .ok_or(Error::MissingField("App has no namespace"))?;
         let apps: Api<App> = Api::namespaced(ctx.client.clone(), &namespace);
-        apply_status(&apps, &app.name_any(), &new_status).await?;
+        apply_status(&ctx.leadership, &apps, &app.name_any(), &new_status).await?;
     }
     if !already_reported(&previous, generation, message) {
         events::publish(
+            &ctx.leadership,
             &ctx.recorder,
             app,
             &[Note::warning(events::INVALID_SPEC, message.to_string())],
@@ -110,6 +111,7 @@ pub async fn report_unreadable(ctx: &Context, invalid: &InvalidObject) -> Result
             action: "Reconcile".to_string(),
             secondary: None,
         };
+        ensure_leader(&ctx.leadership)?;
         if let Err(error) = ctx.recorder.publish(&event, &reference).await {
             warn!(%error, "could not publish event");
         }

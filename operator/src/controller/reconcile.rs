@@ -42,15 +42,37 @@ pub async fn reconcile(
         Ok(app) => app,
         Err(invalid) => return invalid::report_unreadable(&ctx, invalid).await,
     };
+    let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
     if app.meta().deletion_timestamp.is_some() {
         // Owner references let the garbage collector remove what we made.
+        ctx.metrics.set_rollout_in_progress(&key, false);
         return Ok(Action::await_change());
     }
-    let result = reconcile_app(app, &ctx).await;
-    if result.is_ok() {
-        ctx.backoff.reset(&ObjectRef::from_obj(app));
+    if !ctx.leadership.is_leader() {
+        // A standby keeps its caches warm and writes nothing; becoming the
+        // leader reconciles every App.
+        return Ok(Action::await_change());
     }
-    result
+    let timer = ctx.metrics.reconcile_timer();
+    match reconcile_app(app, &ctx).await {
+        Ok(outcome) => {
+            timer.succeeded();
+            ctx.backoff.reset(&ObjectRef::from_obj(app));
+            ctx.metrics.set_rollout_in_progress(&key, outcome.rolling);
+            Ok(outcome.action)
+        }
+        Err(error) => {
+            timer.failed(error.metric_label());
+            Err(error)
+        }
+    }
+}
+
+/// What a completed reconcile tells the controller loop.
+struct Outcome {
+    action: Action,
+    /// Pods are being replaced (a rollout or a rollback).
+    rolling: bool,
 }
 
 /// Retry policy for failed reconciles: exponential backoff per App.
@@ -74,7 +96,7 @@ pub fn error_policy(
 }
 
 #[instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().as_deref().unwrap_or("")))]
-async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action, Error> {
+async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     let now = Timestamp::now();
     let name = app.name_any();
     let namespace = app
@@ -89,12 +111,16 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action, Error> {
     let next_cron = match app.spec.cron_restart.as_deref() {
         None => None,
         Some(expression) => match cron::plan(expression, cron_since(app, &status), now) {
-            Err(e) => return invalid::report_spec(ctx, app, &e.to_string()).await,
+            Err(e) => {
+                return invalid::report_spec(ctx, app, &e.to_string())
+                    .await
+                    .map(Outcome::idle)
+            }
             Ok(plan) => {
                 if plan.restart_now {
                     status.last_cron_restart = Some(now.to_string());
                     status.next_cron_restart = Some(plan.next.to_string());
-                    apply_status(&apps, &name, &status).await?;
+                    apply_status(&ctx.leadership, &apps, &name, &status).await?;
                     info!(next = %plan.next, "cron restart due");
                     notes.push(Note::normal(
                         events::CRON_RESTART,
@@ -112,7 +138,11 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action, Error> {
     current.status = Some(status.clone());
     let desired = match core::build(&current, &nodes, &ctx.build) {
         Ok(desired) => desired,
-        Err(e) => return invalid::report_spec(ctx, app, &e.to_string()).await,
+        Err(e) => {
+            return invalid::report_spec(ctx, app, &e.to_string())
+                .await
+                .map(Outcome::idle)
+        }
     };
 
     // Step 3: read what is there.
@@ -166,23 +196,39 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action, Error> {
         }
     };
     debug!(?decision, revision = %desired.revision, "rollout decision");
-    if let Decision::Fail { failure, .. } = &decision {
+    if let Decision::Fail {
+        failure,
+        rollback_to,
+    } = &decision
+    {
+        ctx.metrics.record_rollout_failed();
+        if rollback_to.is_some() {
+            ctx.metrics.record_rollback();
+        }
         // Recorded before the rollback is applied, so the failed revision
         // can never be retried by a reconcile that missed this one.
         info!(revision = %desired.revision, reason = failure.reason(), "rollout failed");
         status.failed_revision = Some(desired.revision.clone());
-        apply_status(&apps, &name, &status).await?;
+        apply_status(&ctx.leadership, &apps, &name, &status).await?;
     }
 
     // Step 5: apply, and remove what is no longer desired.
-    let applied = apply::apply(&deployments, &deployment).await?;
+    let applied = apply::apply(&ctx.leadership, &deployments, &deployment).await?;
     let uid = app.uid().ok_or(Error::MissingField("App has no uid"))?;
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &namespace);
-    apply_or_remove(&services, &name, desired.service.as_ref(), &uid).await?;
+    apply_or_remove(
+        &ctx.leadership,
+        &services,
+        &name,
+        desired.service.as_ref(),
+        &uid,
+    )
+    .await?;
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(ctx.client.clone(), &namespace);
-    apply_or_remove(&pdbs, &name, desired.pdb.as_ref(), &uid).await?;
+    apply_or_remove(&ctx.leadership, &pdbs, &name, desired.pdb.as_ref(), &uid).await?;
 
     // Step 6: status.
+    let applied = ObservedDeployment::from_deployment(&applied);
     let previous = app.status.clone().unwrap_or_default();
     let new_status = status::compute(&StatusInputs {
         previous: &status,
@@ -190,7 +236,7 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action, Error> {
         instances: desired.instances,
         desired_revision: &desired.revision,
         decision: &decision,
-        deployment: &ObservedDeployment::from_deployment(&applied),
+        deployment: &applied,
         restarts: all_restarts,
         max_restarts: max_allowed,
         next_cron_restart: next_cron,
@@ -199,7 +245,7 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action, Error> {
     // `status` is what the API server holds now; unchanged means no write,
     // so a reconcile caused by our own status update ends here.
     if new_status != status {
-        apply_status(&apps, &name, &new_status).await?;
+        apply_status(&ctx.leadership, &apps, &name, &new_status).await?;
     }
 
     // Step 7: events.
@@ -210,9 +256,22 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action, Error> {
         &desired.revision,
         desired.instances,
     ));
-    events::publish(&ctx.recorder, app, &notes).await;
+    events::publish(&ctx.leadership, &ctx.recorder, app, &notes).await;
 
-    Ok(Action::requeue(next_wakeup(next_cron, now)))
+    Ok(Outcome {
+        action: Action::requeue(next_wakeup(next_cron, now)),
+        rolling: !applied.settled(),
+    })
+}
+
+impl Outcome {
+    /// Nothing rolls and nothing is scheduled: wait for the App to change.
+    fn idle(action: Action) -> Self {
+        Outcome {
+            action,
+            rolling: false,
+        }
+    }
 }
 
 /// The cron schedule counts from the last cron restart, or from the App's

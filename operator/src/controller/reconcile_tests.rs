@@ -20,6 +20,8 @@ use super::fake_api::{FakeApi, Recorded};
 use super::reconcile::reconcile;
 use crate::core::{self, BuildOptions, Desired, REVISION_ANNOTATION};
 use crate::crd::{App, AppSpec, AppStatus, Instances, RolloutSpec};
+use crate::leader::Leadership;
+use crate::telemetry::Metrics;
 
 const APP: &str = "/apis/readyroll.dev/v1alpha1/namespaces/shop/apps/web";
 const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/shop/deployments/web";
@@ -55,6 +57,10 @@ where
 }
 
 fn harness(pods: Vec<Pod>) -> Harness {
+    harness_with(pods, Leadership::always())
+}
+
+fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
     let api = FakeApi::default();
     let client = api.client();
     let (nodes, node_writer) = ready_store(Vec::new());
@@ -72,6 +78,8 @@ fn harness(pods: Vec<Pod>) -> Harness {
         pods,
         build: options(),
         backoff: ErrorBackoff::default(),
+        leadership,
+        metrics: Metrics::new(),
     });
     Harness {
         api,
@@ -662,4 +670,14 @@ async fn a_due_cron_restart_is_recorded_before_the_rollout() {
         "{last} -> {next}"
     );
     assert_ne!(action, kube::runtime::controller::Action::await_change());
+}
+
+#[tokio::test]
+async fn a_standby_replica_writes_nothing() {
+    let h = harness_with(Vec::new(), Leadership::follower());
+    h.store_app(&app(spec("web:1", 3), None));
+
+    h.reconcile().await;
+
+    assert!(h.api.requests().is_empty(), "{:?}", h.api.requests());
 }

@@ -4,12 +4,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::DeserializeGuard;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::runtime::{reflector, watcher, Controller, PredicateConfig, WatchStreamExt};
 use kube::{Api, Client};
 use tracing::{info, warn};
@@ -22,6 +23,8 @@ use super::watches::{
 };
 use crate::core::BuildOptions;
 use crate::crd::App;
+use crate::leader::Leadership;
+use crate::telemetry::{Health, Metrics};
 
 /// Name the controller reports in Events.
 pub const CONTROLLER_NAME: &str = "readyroll";
@@ -35,6 +38,28 @@ pub struct ControllerConfig {
     pub build: BuildOptions,
     /// Identifies this replica in Events (e.g. the pod name).
     pub instance: Option<String>,
+    /// Whether this replica may write; [`Leadership::always`] without
+    /// leader election.
+    pub leadership: Leadership,
+    pub metrics: Metrics,
+    /// Turned ready once every cache has its first full list.
+    pub health: Health,
+}
+
+impl ControllerConfig {
+    /// A single replica (always the leader) watching `namespace`, or all
+    /// namespaces, with its own metrics and health state.
+    pub fn new(client: Client, namespace: Option<String>, build: BuildOptions) -> Self {
+        ControllerConfig {
+            client,
+            namespace,
+            build,
+            instance: None,
+            leadership: Leadership::always(),
+            metrics: Metrics::new(),
+            health: Health::new(),
+        }
+    }
 }
 
 /// Runs the controller until `shutdown` resolves, then lets reconciles in
@@ -94,10 +119,17 @@ pub async fn run(
         pods: pod_store,
         build: config.build,
         backoff: ErrorBackoff::default(),
+        leadership: config.leadership.clone(),
+        metrics: config.metrics,
     });
 
     let controller = Controller::new(apps, watcher::Config::default().any_semantic());
     let app_store = controller.store();
+    let readiness = tokio::spawn(report_ready_when_synced(
+        config.health,
+        app_store.clone(),
+        context.clone(),
+    ));
     info!(
         namespace = config.namespace.as_deref().unwrap_or("*"),
         "starting controller"
@@ -108,6 +140,7 @@ pub async fn run(
         .owns(pdbs, managed)
         .watches_stream(node_changes, move |_node| apps_counting_cpus(&app_store))
         .watches_stream(pod_changes, |pod| app_of_pod(&pod))
+        .reconcile_all_on(became_leader(&config.leadership))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -123,5 +156,35 @@ pub async fn run(
             }
         })
         .await;
+    readiness.abort();
     info!("controller stopped");
+}
+
+/// Ready once the App, Node and Pod caches hold their first full list: a
+/// replica that is ready can reconcile (or take over) at once.
+async fn report_ready_when_synced(
+    health: Health,
+    apps: Store<DeserializeGuard<App>>,
+    context: Arc<Context>,
+) {
+    let synced = apps.wait_until_ready().await.is_ok()
+        && context.nodes.wait_until_ready().await.is_ok()
+        && context.pods.wait_until_ready().await.is_ok();
+    if synced {
+        info!("caches synced");
+        health.set_ready(true);
+    }
+}
+
+/// Fires each time this replica becomes the leader: while it was a standby
+/// it skipped its writes, so every App needs a look.
+fn became_leader(leadership: &Leadership) -> impl Stream<Item = ()> + Send + 'static {
+    futures::stream::unfold(leadership.changes(), |mut changes| async move {
+        loop {
+            changes.changed().await.ok()?;
+            if *changes.borrow_and_update() {
+                return Some(((), changes));
+            }
+        }
+    })
 }
