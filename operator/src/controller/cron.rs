@@ -1,13 +1,14 @@
-//! `cronRestart`: when the next scheduled rolling restart is due.
+//! `cronRestart`: whether a scheduled rolling restart is due.
 //!
-//! The restart itself is a template change: the core copies
-//! `status.lastCronRestart` into a pod-template annotation, so setting it to
-//! "now" rolls every pod the zero-downtime way.
+//! The core parses the schedule; this step keeps the clock. The restart
+//! itself is a template change: the core copies `status.lastCronRestart`
+//! into a pod-template annotation, so setting it to "now" rolls every pod
+//! the zero-downtime way.
 
-use croner::parser::{CronParser, Seconds, Year};
-use croner::Cron;
-use k8s_openapi::jiff::tz::TimeZone;
-use k8s_openapi::jiff::{Timestamp, Zoned};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::core::{next_cron_restart, SpecError};
+use crate::crd::App;
 
 /// Where the schedule stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,58 +19,44 @@ pub struct CronPlan {
     pub next: Timestamp,
 }
 
-/// A cron expression that cannot be used; the message names the field.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("spec.cronRestart: {0}")]
-pub struct CronError(String);
-
-/// Parses a schedule of 5 fields, or 6 with seconds first, in UTC.
-pub fn parse(expression: &str) -> Result<Cron, CronError> {
-    CronParser::builder()
-        .seconds(Seconds::Optional)
-        .year(Year::Disallowed)
-        .build()
-        .parse(expression)
-        .map_err(|e| CronError(format!("{expression:?} is not a cron expression: {e}")))
-}
-
 /// Plans the schedule: a restart is due once `now` has reached the first
 /// scheduled time after `since` (the last cron restart, or the App's
 /// creation). Missed runs while the operator was away collapse into one.
-pub fn plan(expression: &str, since: Timestamp, now: Timestamp) -> Result<CronPlan, CronError> {
-    let cron = parse(expression)?;
-    let due = next_after(&cron, since)?;
-    if now >= due {
-        Ok(CronPlan {
-            restart_now: true,
-            next: next_after(&cron, now)?,
-        })
-    } else {
-        Ok(CronPlan {
+/// `None` when the App has no schedule.
+pub fn plan(app: &App, since: Timestamp, now: Timestamp) -> Result<Option<CronPlan>, SpecError> {
+    let Some(due) = next_cron_restart(app, since)? else {
+        return Ok(None);
+    };
+    if now < due {
+        return Ok(Some(CronPlan {
             restart_now: false,
             next: due,
-        })
+        }));
     }
-}
-
-fn next_after(cron: &Cron, after: Timestamp) -> Result<Timestamp, CronError> {
-    let start = Zoned::new(after, TimeZone::UTC);
-    cron.find_next_occurrence(&start, false)
-        .map(|z| z.timestamp())
-        .map_err(|e| {
-            CronError(format!(
-                "{:?} never fires after {after}: {e}",
-                cron.pattern.to_string()
-            ))
-        })
+    Ok(next_cron_restart(app, now)?.map(|next| CronPlan {
+        restart_now: true,
+        next,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::AppSpec;
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    fn app(cron: &str) -> App {
+        App::new(
+            "web",
+            AppSpec {
+                image: "web:1".into(),
+                cron_restart: Some(cron.into()),
+                ..Default::default()
+            },
+        )
     }
 
     #[test]
@@ -122,24 +109,43 @@ mod tests {
             ),
         ];
         for (expr, since, now, restart_now, next) in cases {
-            let plan = plan(expr, t(since), t(now)).unwrap();
+            let plan = plan(&app(expr), t(since), t(now)).unwrap();
             assert_eq!(
                 plan,
-                CronPlan {
+                Some(CronPlan {
                     restart_now,
                     next: t(next)
-                },
+                }),
                 "{expr} since {since} at {now}"
             );
         }
     }
 
     #[test]
+    fn no_schedule_plans_nothing() {
+        let mut none = app("0");
+        assert_eq!(
+            plan(&none, t("2030-01-01T00:00:00Z"), t("2031-01-01T00:00:00Z")),
+            Ok(None)
+        );
+        none.spec.cron_restart = None;
+        assert_eq!(
+            plan(&none, t("2030-01-01T00:00:00Z"), t("2031-01-01T00:00:00Z")),
+            Ok(None)
+        );
+    }
+
+    #[test]
     fn bad_expressions_name_the_field() {
-        for bad in ["", "every day", "61 * * * *", "0 0 * * * * 2030"] {
-            let err = plan(bad, t("2030-01-01T00:00:00Z"), t("2030-01-01T00:00:00Z")).unwrap_err();
+        for bad in ["every day", "61 * * * *", "0 0 * * * * 2030"] {
+            let err = plan(
+                &app(bad),
+                t("2030-01-01T00:00:00Z"),
+                t("2030-01-01T00:00:00Z"),
+            )
+            .unwrap_err();
             assert!(
-                err.to_string().starts_with("spec.cronRestart: "),
+                err.to_string().starts_with("spec.cronRestart"),
                 "{bad}: {err}"
             );
         }

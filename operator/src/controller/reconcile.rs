@@ -26,9 +26,6 @@ use super::watches::max_restarts;
 use crate::core::{self, REVISION_ANNOTATION};
 use crate::crd::{App, AppStatus};
 
-/// PM2's default `max_restarts`.
-const DEFAULT_MAX_RESTARTS: i32 = 16;
-
 /// Even without any change, every App is looked at this often, so a missed
 /// watch event can never leave it unattended for long.
 const RESYNC: Duration = Duration::from_secs(600);
@@ -108,28 +105,26 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
 
     // Step 1: cron. A due restart is recorded before anything rolls, so a
     // failure later in this reconcile cannot restart the App twice.
-    let next_cron = match app.spec.cron_restart.as_deref() {
-        None => None,
-        Some(expression) => match cron::plan(expression, cron_since(app, &status), now) {
-            Err(e) => {
-                return invalid::report_spec(ctx, app, &e.to_string())
-                    .await
-                    .map(Outcome::idle)
+    let next_cron = match cron::plan(app, cron_since(app, &status), now) {
+        Err(e) => {
+            return invalid::report_spec(ctx, app, &e.to_string())
+                .await
+                .map(Outcome::idle)
+        }
+        Ok(None) => None,
+        Ok(Some(plan)) => {
+            if plan.restart_now {
+                status.last_cron_restart = Some(now.to_string());
+                status.next_cron_restart = Some(plan.next.to_string());
+                apply_status(&ctx.leadership, &apps, &name, &status).await?;
+                info!(next = %plan.next, "cron restart due");
+                notes.push(Note::normal(
+                    events::CRON_RESTART,
+                    format!("scheduled restart; the next one is due at {}", plan.next),
+                ));
             }
-            Ok(plan) => {
-                if plan.restart_now {
-                    status.last_cron_restart = Some(now.to_string());
-                    status.next_cron_restart = Some(plan.next.to_string());
-                    apply_status(&ctx.leadership, &apps, &name, &status).await?;
-                    info!(next = %plan.next, "cron restart due");
-                    notes.push(Note::normal(
-                        events::CRON_RESTART,
-                        format!("scheduled restart ({expression}); next at {}", plan.next),
-                    ));
-                }
-                Some(plan.next)
-            }
-        },
+            Some(plan.next)
+        }
     };
 
     // Step 2: build the desired objects (pure).
@@ -159,7 +154,7 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
             .filter(|p| p.annotations().get(REVISION_ANNOTATION) == Some(&desired.revision)),
     );
     let all_restarts = max_restarts(pods.iter().map(Arc::as_ref));
-    let max_allowed = app.spec.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS);
+    let max_allowed = core::max_restarts(app);
 
     // Step 4: decide the rollout (pure), then find the rollback template.
     let decision = rollout::decide(&RolloutInputs {

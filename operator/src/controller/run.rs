@@ -19,7 +19,7 @@ use super::context::Context;
 use super::error::ErrorBackoff;
 use super::reconcile::{error_policy, reconcile};
 use super::watches::{
-    app_of_pod, apps_counting_cpus, node_capacity_hash, pod_restarts_hash, MANAGED_BY_SELECTOR,
+    app_of_pod, apps_counting_cpus, managed_by_selector, node_capacity_hash, pod_restarts_hash,
 };
 use crate::core::BuildOptions;
 use crate::crd::App;
@@ -91,7 +91,7 @@ pub async fn run(
         }
     };
     let (deployments, services, pdbs) = children(&client);
-    let managed = watcher::Config::default().labels(MANAGED_BY_SELECTOR);
+    let managed = watcher::Config::default().labels(&managed_by_selector());
 
     // Nodes and pods are reflected into stores the reconcile reads; the same
     // streams trigger reconciles, after the store has the change.

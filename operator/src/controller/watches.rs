@@ -9,10 +9,15 @@ use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
 
+use crate::core::{MANAGED_BY, MANAGED_BY_LABEL};
 use crate::crd::{App, Instances};
 
-pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
-pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=readyroll";
+pub use crate::core::INSTANCE_LABEL;
+
+/// Selects the objects readyroll made (Deployments, Services, PDBs, pods).
+pub fn managed_by_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY}")
+}
 
 /// The App a pod belongs to, by its instance label.
 pub fn app_of_pod(pod: &Pod) -> Option<ObjectRef<DeserializeGuard<App>>> {
