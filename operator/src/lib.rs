@@ -1,4 +1,5 @@
 //! readyroll: PM2's zero-downtime reload contract as a Kubernetes operator.
 #![forbid(unsafe_code)]
 
+pub mod convert;
 pub mod crd;
