@@ -3,6 +3,7 @@
 
 pub mod controller;
 pub mod core;
+pub mod convert;
 pub mod crd;
 pub mod leader;
 pub mod telemetry;
