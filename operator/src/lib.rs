@@ -2,8 +2,8 @@
 #![forbid(unsafe_code)]
 
 pub mod controller;
-pub mod core;
 pub mod convert;
+pub mod core;
 pub mod crd;
 pub mod leader;
 pub mod telemetry;

@@ -3,6 +3,7 @@
 //! → `events`, wired together in `reconcile` and started by `run`.
 
 mod apply;
+mod args;
 mod conditions;
 mod context;
 mod cron;
@@ -21,6 +22,7 @@ mod fake_api;
 mod reconcile_tests;
 
 pub use apply::FIELD_MANAGER;
+pub use args::RunArgs;
 pub use conditions::reason;
 pub use error::Error;
 pub use run::{run, ControllerConfig, CONTROLLER_NAME};
