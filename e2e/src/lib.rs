@@ -15,6 +15,7 @@ pub mod conditions;
 mod dump;
 mod error;
 pub mod kwok;
+pub mod load;
 mod must;
 mod names;
 mod namespace;
