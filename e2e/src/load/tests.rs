@@ -177,7 +177,8 @@ fn refused_connections_are_failures_in_their_window() {
     thread::sleep(Duration::from_millis(300));
     let run = load.finish();
 
-    let before = run.window(Duration::ZERO, down_at);
+    // A request in flight as the listener closes may fail either way; leave it out.
+    let before = run.window(Duration::ZERO, down_at - Duration::from_millis(50));
     assert_eq!(before.failed, 0, "{before:?}");
     let after = run.window(down_at + Duration::from_millis(100), run.duration);
     assert!(after.new_connection.failed > 0, "{after:?}");
