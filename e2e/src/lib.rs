@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod background;
+pub mod bench;
 mod cluster;
 pub mod conditions;
 mod dump;
@@ -17,7 +18,7 @@ mod error;
 pub mod kwok;
 pub mod load;
 mod must;
-mod names;
+pub(crate) mod names;
 mod namespace;
 mod wait;
 

@@ -30,7 +30,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 pub use client::{Answer, FailureKind};
-pub use tally::Tally;
+pub use tally::{ClientTally, Tally};
 
 use client::{AttemptError, Connection};
 

@@ -1,0 +1,129 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::load::ClientTally;
+
+fn tally(requests: u64, failed: u64, failures: &[(&str, u64)]) -> Tally {
+    Tally {
+        requests,
+        ok: requests - failed,
+        failed,
+        retried: 1,
+        keep_alive: ClientTally {
+            requests: requests / 2,
+            failed: 0,
+        },
+        new_connection: ClientTally {
+            requests: requests - requests / 2,
+            failed,
+        },
+        failures: failures
+            .iter()
+            .map(|(k, n)| ((*k).to_owned(), *n))
+            .collect(),
+        versions: BTreeMap::from([("v1".to_owned(), requests - failed)]),
+        hosts: BTreeMap::new(),
+    }
+}
+
+fn record() -> BenchRecord {
+    let rollout = |change: &str, settled_ms, failed| RolloutRecord {
+        change: change.to_owned(),
+        from_version: "v1".to_owned(),
+        to_version: "v2".to_owned(),
+        settled_ms,
+        old_pods_gone_ms: settled_ms + 5_000,
+        tally: tally(1000, failed, &[("connection refused", failed)]),
+    };
+    BenchRecord {
+        test: "node_example".to_owned(),
+        recorded_at: "2025-01-02T03:04:05Z".to_owned(),
+        environment: Environment {
+            kubernetes: "v1.34.4".to_owned(),
+            node: "kubelet v1.34.4".to_owned(),
+            host_cpus: 2,
+            operator_image: "readyroll.dev/readyroll:dev".to_owned(),
+        },
+        test_duration_ms: 90_000,
+        scenarios: vec![Scenario {
+            name: "plain Deployment".to_owned(),
+            setup: "defaults".to_owned(),
+            load: LoadSummary {
+                duration_ms: 60_000,
+                keep_alive_workers: 2,
+                new_connection_workers: 2,
+                rate_per_worker: 50.0,
+                ended_by: EndedBy::Stopped,
+            },
+            total: tally(3000, 7, &[("connection refused", 7)]),
+            rollouts: vec![
+                rollout("image", 20_000, 3),
+                rollout("env", 12_000, 4),
+                rollout("restart", 31_000, 0),
+            ],
+        }],
+        measurements: vec![Measurement {
+            name: "kill".to_owned(),
+            expected: "12 s".to_owned(),
+            measured_ms: 12_345,
+            detail: "SIGKILL".to_owned(),
+        }],
+    }
+}
+
+#[test]
+fn renders_totals_rollouts_and_measurements() {
+    let text = render(&[record()]);
+    assert!(text.contains("### `node_example`"), "{text}");
+    assert!(
+        text.contains("| plain Deployment | 3 | 3000 | 7 | 7 connection refused | 1 | 20.0 s / 31.0 s | 25.0 s / 36.0 s |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| 2 | env | v1 → v2 | 12.0 s | 17.0 s | 1000 | 4 | 4 connection refused |"),
+        "{text}"
+    );
+    assert!(text.contains("| kill | 12 s | 12.35 s | SIGKILL |"), "{text}");
+}
+
+#[test]
+fn records_round_trip_through_their_directory() {
+    let dir = std::env::temp_dir().join(crate::names::unique_name("bench-test"));
+    let mut second = record();
+    second.test = "node_a".to_owned();
+    record().write(&dir).expect("write");
+    second.write(&dir).expect("write");
+    std::fs::write(dir.join("notes.txt"), "ignored").expect("write");
+    let read = BenchRecord::read_all(&dir).expect("read");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+    let names: Vec<&str> = read.iter().map(|r| r.test.as_str()).collect();
+    assert_eq!(names, ["node_a", "node_example"]);
+    assert_eq!(read[1].scenarios[0].rollouts[2].settled_ms, 31_000);
+}
+
+#[test]
+fn a_broken_record_names_its_file() {
+    let dir = std::env::temp_dir().join(crate::names::unique_name("bench-test"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("broken.json"), "{").expect("write");
+    let err = BenchRecord::read_all(&dir).expect_err("broken");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+    assert!(err.to_string().contains("broken.json"), "{err}");
+}
+
+#[test]
+fn only_the_generated_section_is_replaced() {
+    let path = Path::new("BENCHMARKS.md");
+    let doc = format!("# Title\nmethod\n{BEGIN_MARKER}\nold numbers\n{END_MARKER}\ntail\n");
+    let new = replace_generated(&doc, "new numbers\n", path).expect("markers present");
+    assert_eq!(
+        new,
+        format!("# Title\nmethod\n{BEGIN_MARKER}\n\nnew numbers\n{END_MARKER}\ntail\n")
+    );
+    assert_eq!(
+        replace_generated(&new, "new numbers\n", path).expect("again"),
+        new
+    );
+    let err = replace_generated("# no markers", "x", path).expect_err("no markers");
+    assert!(err.to_string().contains("BENCHMARKS.md"), "{err}");
+}
