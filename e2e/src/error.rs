@@ -30,4 +30,20 @@ pub enum Error {
 
     #[error("{what} disappeared while waiting for it")]
     Gone { what: String },
+
+    #[error("{variable}={value:?} is invalid: expected {expected}")]
+    BadSetting {
+        variable: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+
+    #[error("every node port of {first}-{last} is taken; free some or widen READYROLL_E2E_NODE_PORTS")]
+    NoFreeNodePort { first: u16, last: u16 },
+
+    #[error("no node of the cluster runs real containers (every node is a kwok node or not Ready): start the local real node (make cluster-up) or use a kind cluster (e2e/kind/run.sh)")]
+    NoWorkloadNode,
+
+    #[error("the readyroll operator does not run in the cluster ({reason}): the node tier tests the operator as installed by its chart; run `make install-operator` (e2e/install-operator.sh) first")]
+    NoOperator { reason: String },
 }

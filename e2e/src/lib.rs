@@ -15,11 +15,13 @@ mod cluster;
 pub mod conditions;
 mod dump;
 mod error;
+pub mod in_cluster;
 pub mod kwok;
 pub mod load;
 mod must;
 pub(crate) mod names;
 mod namespace;
+pub mod node_ports;
 mod wait;
 
 pub use cluster::{Cluster, E2E_ENV};

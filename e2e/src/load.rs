@@ -203,24 +203,50 @@ impl Load {
     }
 
     /// Stops the workers (if no limit did) and returns every request, in sending order.
-    pub fn finish(self) -> LoadRun {
+    pub fn finish(mut self) -> LoadRun {
         record_end(&self.ended_by, EndedBy::Stopped);
         self.stop.store(true, Ordering::SeqCst);
         let duration = self.started.elapsed();
-        let mut samples: Vec<Sample> = self
-            .workers
+        let mut samples: Vec<Sample> = std::mem::take(&mut self.workers)
             .into_iter()
             .flat_map(|w| w.join().unwrap_or_default())
             .collect();
         samples.sort_by_key(|s| s.at);
         let ended_by = lock(&self.ended_by).unwrap_or(EndedBy::Stopped);
         LoadRun {
-            config: self.config,
+            config: self.config.clone(),
             duration,
             ended_by,
             samples,
         }
     }
+}
+
+/// A load dropped without [`Load::finish`] (a test failed midway) stops its workers.
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// One request on a new connection: whether `target` serves, and who answers.
+pub fn get_once(target: SocketAddr, timeout: Duration) -> Result<Answer, Failure> {
+    if !is_loopback(target.ip()) {
+        return Err(Failure {
+            kind: FailureKind::ConnectError,
+            detail: format!("{target} is not a loopback address"),
+        });
+    }
+    let config = LoadConfig {
+        request_timeout: timeout,
+        ..LoadConfig::new(target)
+    };
+    fresh_request(&config, &target.to_string(), false)
+        .map(|(answer, _)| answer)
+        .map_err(|e| Failure {
+            kind: e.kind,
+            detail: e.detail,
+        })
 }
 
 /// A finished load.

@@ -1,0 +1,342 @@
+//! A workload the tests roll: a readyroll App (the operator makes its Deployment) or a
+//! plain Deployment written the way a user writes one. Both are changed the same ways
+//! (image, environment, `kubectl rollout restart`, scale) and watched the same way.
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::{
+    api::{
+        apps::v1::{Deployment, ReplicaSet},
+        core::v1::Pod,
+    },
+    jiff::Timestamp,
+};
+use kube::{
+    api::{ListParams, Patch, PatchParams},
+    runtime::wait::Condition,
+    Api, ResourceExt,
+};
+use readyroll::crd::{App, CONDITION_AVAILABLE, CONDITION_PROGRESSING};
+use readyroll_e2e::{conditions::deployment_available, wait_for, Error, TestNamespace};
+use serde_json::{json, Value};
+
+/// Field manager of the test's own writes.
+pub const FIELD_MANAGER: &str = "readyroll-e2e";
+/// The field manager `kubectl rollout restart` writes with, and the annotation it sets.
+pub const RESTART_MANAGER: &str = "kubectl-rollout";
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+/// The Progressing reason of an App whose rollout finished (readyroll's status contract).
+pub const ROLLOUT_COMPLETE: &str = "RolloutComplete";
+/// The environment variable the test apps report as their version.
+pub const VERSION_ENV: &str = "VERSION";
+const POLL: Duration = Duration::from_millis(200);
+
+/// What the workload should run now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Desired {
+    pub repository: &'static str,
+    pub tag: String,
+    /// `VERSION` set in the environment, overriding the one baked into the image.
+    pub version_env: Option<String>,
+    pub replicas: i32,
+    /// The last `kubectl rollout restart` stamp, once restarted.
+    pub restarted_at: Option<String>,
+}
+
+impl Desired {
+    pub fn new(repository: &'static str, tag: &str, replicas: i32) -> Self {
+        Desired {
+            repository,
+            tag: tag.to_owned(),
+            version_env: None,
+            replicas,
+            restarted_at: None,
+        }
+    }
+
+    pub fn image(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+
+    /// The version the app reports in `X-Version`.
+    pub fn version(&self) -> String {
+        self.version_env.clone().unwrap_or_else(|| self.tag.clone())
+    }
+}
+
+enum Shape {
+    /// An App manifest; image, `VERSION` and instances are filled in from [`Desired`].
+    App(Value),
+    /// A Deployment manifest; image, `VERSION` and replicas are filled in likewise.
+    Plain(Value),
+}
+
+pub struct Workload {
+    pub name: String,
+    shape: Shape,
+    deployments: Api<Deployment>,
+    replica_sets: Api<ReplicaSet>,
+    pods: Api<Pod>,
+    apps: Api<App>,
+}
+
+impl Workload {
+    /// An App from `manifest` (`metadata.name` is the workload's name).
+    pub fn app(ns: &TestNamespace, manifest: Value) -> Self {
+        Self::new(ns, Shape::App(manifest))
+    }
+
+    /// A Deployment from `manifest`; its pods must carry `app.kubernetes.io/instance: NAME`.
+    pub fn plain(ns: &TestNamespace, manifest: Value) -> Self {
+        Self::new(ns, Shape::Plain(manifest))
+    }
+
+    fn new(ns: &TestNamespace, shape: Shape) -> Self {
+        let manifest = match &shape {
+            Shape::App(m) | Shape::Plain(m) => m,
+        };
+        Workload {
+            name: manifest["metadata"]["name"]
+                .as_str()
+                .expect("manifest has metadata.name")
+                .to_owned(),
+            shape,
+            deployments: ns.api(),
+            replica_sets: ns.api(),
+            pods: ns.api(),
+            apps: ns.api(),
+        }
+    }
+
+    pub fn is_app(&self) -> bool {
+        matches!(self.shape, Shape::App(_))
+    }
+
+    /// Server-side applies the manifest with `desired` filled in.
+    pub async fn apply(&self, desired: &Desired) -> Result<(), kube::Error> {
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        match &self.shape {
+            Shape::App(base) => {
+                let manifest = render_app(base, desired);
+                self.apps
+                    .patch(&self.name, &params, &Patch::Apply(&manifest))
+                    .await?;
+            }
+            Shape::Plain(base) => {
+                let manifest = render_deployment(base, desired);
+                self.deployments
+                    .patch(&self.name, &params, &Patch::Apply(&manifest))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What `kubectl rollout restart` does: stamps the Deployment's pod template with the
+    /// time, as another field manager than the App's owner.
+    pub async fn restart(&self, desired: &mut Desired) -> Result<(), kube::Error> {
+        let stamp = Timestamp::now().to_string();
+        let patch = json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}});
+        let params = PatchParams {
+            field_manager: Some(RESTART_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        self.deployments
+            .patch(&self.name, &params, &Patch::Strategic(&patch))
+            .await?;
+        desired.restarted_at = Some(stamp);
+        Ok(())
+    }
+
+    /// Waits until every pod runs `desired` and is available (and, for an App, the App
+    /// reports the rollout complete and itself Available).
+    pub async fn wait_settled(&self, desired: &Desired, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        let want = desired.clone();
+        wait_for(
+            &self.deployments,
+            &self.name,
+            move |d: Option<&Deployment>| {
+                d.is_some_and(|d| template_matches(d, &want))
+                    && deployment_available().matches_object(d)
+            },
+            timeout,
+        )
+        .await?;
+        if self.is_app() {
+            let replicas = desired.replicas;
+            wait_for(
+                &self.apps,
+                &self.name,
+                move |app: Option<&App>| app.is_some_and(|a| app_settled(a, replicas)),
+                deadline.saturating_duration_since(Instant::now()),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the Deployment is replacing pods for `desired` (the new ReplicaSet has a
+    /// pod). Returns false when the rollout had already finished by then.
+    pub async fn wait_rolling(&self, desired: &Desired, timeout: Duration) -> Result<bool, Error> {
+        let want = desired.clone();
+        let deployment = wait_for(
+            &self.deployments,
+            &self.name,
+            move |d: Option<&Deployment>| {
+                d.is_some_and(|d| {
+                    let status = d.status.clone().unwrap_or_default();
+                    template_matches(d, &want)
+                        && status.observed_generation >= d.metadata.generation
+                        && status.updated_replicas.unwrap_or_default() >= 1
+                })
+            },
+            timeout,
+        )
+        .await?;
+        Ok(!deployment_available().matches_object(Some(&deployment)))
+    }
+
+    /// Names of the workload's pods now, terminating ones included.
+    pub async fn pod_names(&self) -> Result<BTreeSet<String>, kube::Error> {
+        Ok(self
+            .pods
+            .list(&self.pod_selector())
+            .await?
+            .iter()
+            .map(|p| p.name_any())
+            .collect())
+    }
+
+    /// Waits until no pod of an older template is left, terminating ones included.
+    pub async fn wait_old_pods_gone(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (hash, stale) = self.stale_pods().await?;
+            if stale.is_empty() && hash.is_some() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    what: format!("old pods of {}", self.name),
+                    after: timeout,
+                    last_seen: format!("current pod-template-hash {hash:?}, old pods {stale:?}"),
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// The current ReplicaSet's pod-template-hash and the pods not of it.
+    async fn stale_pods(&self) -> Result<(Option<String>, Vec<String>), Error> {
+        let deployment = self.deployments.get(&self.name).await?;
+        let revision = deployment
+            .annotations()
+            .get("deployment.kubernetes.io/revision")
+            .cloned();
+        let selector = self.pod_selector();
+        let hash = self
+            .replica_sets
+            .list(&selector)
+            .await?
+            .into_iter()
+            .find(|rs| {
+                revision.is_some()
+                    && rs.annotations().get("deployment.kubernetes.io/revision") == revision.as_ref()
+            })
+            .and_then(|rs| rs.labels().get("pod-template-hash").cloned());
+        let stale = self
+            .pods
+            .list(&selector)
+            .await?
+            .into_iter()
+            .filter(|p| hash.is_none() || p.labels().get("pod-template-hash") != hash.as_ref())
+            .map(|p| p.name_any())
+            .collect();
+        Ok((hash, stale))
+    }
+
+    fn pod_selector(&self) -> ListParams {
+        ListParams::default().labels(&format!("app.kubernetes.io/instance={}", self.name))
+    }
+}
+
+fn render_app(base: &Value, desired: &Desired) -> Value {
+    let mut manifest = base.clone();
+    let spec = &mut manifest["spec"];
+    spec["image"] = json!(desired.image());
+    spec["instances"] = json!(desired.replicas);
+    if !spec["env"].is_object() {
+        spec["env"] = json!({});
+    }
+    if let Some(env) = spec["env"].as_object_mut() {
+        match &desired.version_env {
+            Some(version) => env.insert(VERSION_ENV.to_owned(), json!(version)),
+            None => env.remove(VERSION_ENV),
+        };
+    }
+    manifest
+}
+
+fn render_deployment(base: &Value, desired: &Desired) -> Value {
+    let mut manifest = base.clone();
+    manifest["spec"]["replicas"] = json!(desired.replicas);
+    let container = &mut manifest["spec"]["template"]["spec"]["containers"][0];
+    container["image"] = json!(desired.image());
+    if !container["env"].is_array() {
+        container["env"] = json!([]);
+    }
+    if let Some(env) = container["env"].as_array_mut() {
+        env.retain(|e| e["name"] != VERSION_ENV);
+        if let Some(version) = &desired.version_env {
+            env.push(json!({"name": VERSION_ENV, "value": version}));
+        }
+    }
+    manifest
+}
+
+/// The Deployment asks for what `desired` says: image, `VERSION`, replicas, restart stamp.
+fn template_matches(d: &Deployment, desired: &Desired) -> bool {
+    let Some(spec) = d.spec.as_ref() else {
+        return false;
+    };
+    let Some(container) = spec.template.spec.as_ref().and_then(|s| s.containers.first()) else {
+        return false;
+    };
+    let version_env = container
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == VERSION_ENV)
+        .and_then(|e| e.value.clone());
+    let restarted_at = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(RESTARTED_AT))
+        .cloned();
+    spec.replicas == Some(desired.replicas)
+        && container.image.as_deref() == Some(desired.image().as_str())
+        && version_env == desired.version_env
+        && restarted_at == desired.restarted_at
+}
+
+/// The App has seen its spec, finished its rollout and is Available with `replicas` pods.
+fn app_settled(app: &App, replicas: i32) -> bool {
+    let Some(status) = app.status.as_ref() else {
+        return false;
+    };
+    let condition = |type_: &str| status.conditions.iter().find(|c| c.type_ == type_);
+    let available = condition(CONDITION_AVAILABLE).is_some_and(|c| c.status == "True");
+    let complete = condition(CONDITION_PROGRESSING)
+        .is_some_and(|c| c.status == "False" && c.reason == ROLLOUT_COMPLETE);
+    status.observed_generation == app.metadata.generation
+        && available
+        && complete
+        && status.instances == Some(replicas)
+        && status.updated_replicas == Some(replicas)
+        && status.available_replicas.unwrap_or_default() >= replicas
+}
