@@ -59,12 +59,18 @@ async fn testapp_pod_turns_ready_by_its_probe_and_serves_through_a_node_port() {
         ready_delay.as_millis()
     );
 
-    assert!(took >= ready_delay, "Ready after {took:?}, before the app was");
+    assert!(
+        took >= ready_delay,
+        "Ready after {took:?}, before the app was"
+    );
     let spec = pod.spec.as_ref().expect("pod has a spec");
     assert_eq!(spec.node_name.as_deref(), Some(NODE_NAME));
     let status = pod.status.as_ref().expect("pod has a status");
     let pod_ip = status.pod_ip.as_deref().unwrap_or_default();
-    assert!(pod_ip.starts_with("10.88."), "pod IP {pod_ip:?} not on the pod bridge");
+    assert!(
+        pod_ip.starts_with("10.88."),
+        "pod IP {pod_ip:?} not on the pod bridge"
+    );
     let container = &status.container_statuses.as_ref().expect("statuses")[0];
     let container_id = container.container_id.as_deref().unwrap_or_default();
     assert!(
@@ -310,11 +316,10 @@ fn api_client_pod(name: &str) -> Pod {
 async fn get_when_served(addr: SocketAddr, timeout: Duration) -> http::Reply {
     let deadline = Instant::now() + timeout;
     loop {
-        let attempt = tokio::task::spawn_blocking(move || {
-            http::get(addr, "/", Duration::from_secs(2))
-        })
-        .await
-        .must("request thread");
+        let attempt =
+            tokio::task::spawn_blocking(move || http::get(addr, "/", Duration::from_secs(2)))
+                .await
+                .must("request thread");
         match attempt {
             Ok(reply) => return reply,
             Err(err) if Instant::now() >= deadline => {
