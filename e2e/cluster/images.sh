@@ -44,7 +44,7 @@ build_static_testapp() {
   local target=x86_64-unknown-linux-gnu target_dir
   log "building readyroll-testapp (static, release)"
   (cd "$REPO_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --quiet --release --locked -p readyroll-testapp --target "$target" >&2)
+    cargo build --release --locked -p readyroll-testapp --target "$target" >&2)
   target_dir="$(cd "$REPO_ROOT" && cargo metadata --no-deps --format-version 1 | jq -r .target_directory)"
   echo "$target_dir/$target/release/readyroll-testapp"
 }

@@ -6,7 +6,8 @@
 //!
 //! Each test works in its own [`TestNamespace`], which is deleted when dropped and whose
 //! objects are printed when the test panics. Fake nodes come from kwok via [`KwokNode`];
-//! [`wait_for`] waits on any object with a [`kube::runtime::wait::Condition`].
+//! [`wait_for`] waits on any object with a [`kube::runtime::wait::Condition`]. The real node
+//! and its images are described in [`real_node`].
 #![forbid(unsafe_code)]
 
 mod background;
@@ -15,6 +16,7 @@ mod cluster;
 pub mod conditions;
 mod dump;
 mod error;
+pub mod http;
 pub mod in_cluster;
 pub mod kwok;
 pub mod load;
@@ -22,6 +24,7 @@ mod must;
 pub(crate) mod names;
 mod namespace;
 pub mod node_ports;
+pub mod real_node;
 mod wait;
 
 pub use cluster::{Cluster, E2E_ENV};
