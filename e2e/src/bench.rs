@@ -202,8 +202,8 @@ impl BenchRecord {
                 path: path.clone(),
                 source,
             })?;
-            let record = serde_json::from_str(&text)
-                .map_err(|source| BenchError::Parse { path, source })?;
+            let record =
+                serde_json::from_str(&text).map_err(|source| BenchError::Parse { path, source })?;
             records.push(record);
         }
         records.sort_by(|a: &BenchRecord, b| a.test.cmp(&b.test));
@@ -330,7 +330,11 @@ fn median_max(values: &[u64]) -> String {
     sorted.sort_unstable();
     let median = sorted[sorted.len() / 2];
     let max = sorted[sorted.len() - 1];
-    format!("{:.1} s / {:.1} s", median as f64 / 1000.0, max as f64 / 1000.0)
+    format!(
+        "{:.1} s / {:.1} s",
+        median as f64 / 1000.0,
+        max as f64 / 1000.0
+    )
 }
 
 /// `document` with the text between the markers replaced by `generated`.
@@ -339,10 +343,12 @@ pub fn replace_generated(
     generated: &str,
     path: &Path,
 ) -> Result<String, BenchError> {
-    let begin = document.find(BEGIN_MARKER).ok_or_else(|| BenchError::NoMarker {
-        path: path.to_owned(),
-        marker: BEGIN_MARKER,
-    })?;
+    let begin = document
+        .find(BEGIN_MARKER)
+        .ok_or_else(|| BenchError::NoMarker {
+            path: path.to_owned(),
+            marker: BEGIN_MARKER,
+        })?;
     let after_begin = begin + BEGIN_MARKER.len();
     let end = document[after_begin..]
         .find(END_MARKER)

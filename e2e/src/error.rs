@@ -41,7 +41,9 @@ pub enum Error {
         expected: &'static str,
     },
 
-    #[error("every node port of {first}-{last} is taken; free some or widen READYROLL_E2E_NODE_PORTS")]
+    #[error(
+        "every node port of {first}-{last} is taken; free some or widen READYROLL_E2E_NODE_PORTS"
+    )]
     NoFreeNodePort { first: u16, last: u16 },
 
     #[error("no node of the cluster runs real containers (every node is a kwok node or not Ready): start the local real node (make cluster-up) or use a kind cluster (e2e/kind/run.sh)")]

@@ -36,7 +36,8 @@ pub fn node_host() -> Result<IpAddr, Error> {
         _ => Err(Error::BadSetting {
             variable: NODE_HOST_ENV,
             value: text,
-            expected: "a loopback IP address such as 127.0.0.1 (tests send traffic only to loopback)",
+            expected:
+                "a loopback IP address such as 127.0.0.1 (tests send traffic only to loopback)",
         }),
     }
 }
@@ -103,7 +104,10 @@ mod tests {
     #[test]
     fn ranges_parse_and_bad_ones_name_the_variable() {
         assert_eq!(parse_range("30100-30119").expect("valid"), 30100..=30119);
-        assert_eq!(parse_range(" 30000 - 30000 ").expect("valid"), 30000..=30000);
+        assert_eq!(
+            parse_range(" 30000 - 30000 ").expect("valid"),
+            30000..=30000
+        );
         for bad in ["30100", "30119-30100", "0-5", "a-b", "30100-70000"] {
             let err = parse_range(bad).expect_err(bad);
             assert!(err.to_string().contains(NODE_PORTS_ENV), "{err}");

@@ -36,7 +36,8 @@ async fn an_app_rolls_twelve_times_under_load_without_a_failed_request() {
 
     let (port, addr) = env.node_port().await;
     let app = Workload::app(&env.ns, app_manifest("web", port));
-    let readyroll = roll_under_load(&app, Desired::new(TESTAPP, "v1", INSTANCES), &steps(), addr).await;
+    let readyroll =
+        roll_under_load(&app, Desired::new(TESTAPP, "v1", INSTANCES), &steps(), addr).await;
     eprintln!("{}", readyroll.summary("readyroll App"));
 
     let (port, addr) = env.node_port().await;
@@ -46,10 +47,19 @@ async fn an_app_rolls_twelve_times_under_load_without_a_failed_request() {
         .await
         .must("create the plain Service");
     let plain = Workload::plain(&env.ns, plain_deployment("plain-web"));
-    let baseline = roll_under_load(&plain, Desired::new(TESTAPP, "v1", INSTANCES), &steps(), addr).await;
+    let baseline = roll_under_load(
+        &plain,
+        Desired::new(TESTAPP, "v1", INSTANCES),
+        &steps(),
+        addr,
+    )
+    .await;
     eprintln!("{}", baseline.summary("plain Deployment"));
     if baseline.load.tally().failed > 0 {
-        eprintln!("first failures of the plain Deployment:\n{}", baseline.failure_lines(10));
+        eprintln!(
+            "first failures of the plain Deployment:\n{}",
+            baseline.failure_lines(10)
+        );
     }
 
     env.record(
@@ -110,7 +120,8 @@ fn app_manifest(name: &str, node_port: i32) -> Value {
     })
 }
 
-const PLAIN_SETUP: &str = "Deployment with a readiness probe on /healthz (probe defaults: every 10 s) \
+const PLAIN_SETUP: &str =
+    "Deployment with a readiness probe on /healthz (probe defaults: every 10 s) \
 and Kubernetes' defaults otherwise: RollingUpdate maxSurge 25% / maxUnavailable 25% \
 (1 / 0 at 3 replicas), no preStop hook, terminationGracePeriodSeconds 30, SIGTERM";
 

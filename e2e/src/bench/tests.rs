@@ -83,7 +83,10 @@ fn renders_totals_rollouts_and_measurements() {
         text.contains("| 2 | env | v1 → v2 | 12.0 s | 17.0 s | 1000 | 4 | 4 connection refused |"),
         "{text}"
     );
-    assert!(text.contains("| kill | 12 s | 12.35 s | SIGKILL |"), "{text}");
+    assert!(
+        text.contains("| kill | 12 s | 12.35 s | SIGKILL |"),
+        "{text}"
+    );
 }
 
 #[test]

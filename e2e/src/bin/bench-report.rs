@@ -50,8 +50,8 @@ fn run() -> Result<(), String> {
         print!("{generated}");
         return Ok(());
     };
-    let document = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let document =
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let updated =
         bench::replace_generated(&document, &generated, &path).map_err(|e| e.to_string())?;
     std::fs::write(&path, updated).map_err(|e| format!("{}: {e}", path.display()))?;

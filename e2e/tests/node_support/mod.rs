@@ -77,7 +77,9 @@ impl NodeEnv {
 
     /// A node port no other Service uses, and the loopback address it answers on.
     pub async fn node_port(&self) -> (i32, SocketAddr) {
-        let port = claim_node_port(&self.cluster).await.must("claim a node port");
+        let port = claim_node_port(&self.cluster)
+            .await
+            .must("claim a node port");
         (
             i32::from(port),
             node_port_addr(port).must("node port address"),
@@ -127,11 +129,10 @@ impl NodeEnv {
 pub async fn wait_serving(addr: SocketAddr, version: &str) -> Answer {
     let deadline = Instant::now() + SERVE_TIMEOUT;
     loop {
-        let attempt = tokio::task::spawn_blocking(move || {
-            load::get_once(addr, Duration::from_secs(2))
-        })
-        .await
-        .must("request thread");
+        let attempt =
+            tokio::task::spawn_blocking(move || load::get_once(addr, Duration::from_secs(2)))
+                .await
+                .must("request thread");
         match attempt {
             Ok(answer) if answer.version == version => return answer,
             other if Instant::now() >= deadline => {

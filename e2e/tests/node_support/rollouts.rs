@@ -140,7 +140,12 @@ pub async fn roll_under_load(
     }
 }
 
-async fn run_step(workload: &Workload, desired: &mut Desired, step: &Step, load: &Load) -> StepResult {
+async fn run_step(
+    workload: &Workload,
+    desired: &mut Desired,
+    step: &Step,
+    load: &Load,
+) -> StepResult {
     let change = step.describe(desired);
     let from_version = desired.version();
     let pods_before = workload.pod_names().await.must("list pods");
@@ -259,7 +264,8 @@ impl ScenarioRun {
             let n = i + 1;
             let window = load.window(step.window.0, step.window.1);
             assert!(window.ok > 0, "rollout {n} ({}): no answer", step.change);
-            let allowed: BTreeSet<&str> = [step.from_version.as_str(), step.to_version.as_str()].into();
+            let allowed: BTreeSet<&str> =
+                [step.from_version.as_str(), step.to_version.as_str()].into();
             let seen: BTreeSet<&str> = window.versions.keys().map(String::as_str).collect();
             assert!(
                 seen.is_subset(&allowed),

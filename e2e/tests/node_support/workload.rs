@@ -138,7 +138,8 @@ impl Workload {
     /// time, as another field manager than the App's owner.
     pub async fn restart(&self, desired: &mut Desired) -> Result<(), kube::Error> {
         let stamp = Timestamp::now().to_string();
-        let patch = json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}});
+        let patch =
+            json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}});
         let params = PatchParams {
             field_manager: Some(RESTART_MANAGER.to_owned()),
             ..PatchParams::default()
@@ -244,7 +245,8 @@ impl Workload {
             .into_iter()
             .find(|rs| {
                 revision.is_some()
-                    && rs.annotations().get("deployment.kubernetes.io/revision") == revision.as_ref()
+                    && rs.annotations().get("deployment.kubernetes.io/revision")
+                        == revision.as_ref()
             })
             .and_then(|rs| rs.labels().get("pod-template-hash").cloned());
         let stale = self
@@ -302,7 +304,12 @@ fn template_matches(d: &Deployment, desired: &Desired) -> bool {
     let Some(spec) = d.spec.as_ref() else {
         return false;
     };
-    let Some(container) = spec.template.spec.as_ref().and_then(|s| s.containers.first()) else {
+    let Some(container) = spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.first())
+    else {
         return false;
     };
     let version_env = container

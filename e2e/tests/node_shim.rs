@@ -1,0 +1,219 @@
+//! The runtime shim end to end: a PM2-style Node app (it calls `process.send('ready')`
+//! once listening and stops only on SIGINT; it has no SIGTERM handler) runs unchanged in a
+//! pod through an App with `waitReady: true`. The operator injects the shim; the app is
+//! rolled ten times under continuous load and not one request fails.
+//!
+//! Beside it, the same app as a plain Deployment with Kubernetes' defaults goes through the
+//! same rollouts under the same load. Outside PM2 `process.send` does not exist and the app
+//! crashes on its first call, so the baseline defines it as a no-op before loading the
+//! unchanged server.js: the least a user must do to run it at all. Its failures are recorded
+//! for BENCHMARKS.md, not asserted on.
+mod node_support;
+
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
+use kube::api::PostParams;
+use node_support::{
+    pods::PodTracker,
+    rollouts::{roll_under_load, Change, Step},
+    workload::{Desired, Workload},
+    NodeEnv, NODE_APP, NODE_APP_PORT,
+};
+use readyroll_e2e::Must;
+use serde_json::{json, Value};
+
+/// The node-app's startup between listening and `process.send('ready')`.
+const READY_DELAY_MS: &str = "2000";
+const INSTANCES: i32 = 3;
+/// Where the operator mounts the shim, and the shim's readiness endpoint.
+const SHIM_IN_POD: &str = "/readyroll/bin/readyroll-shim";
+const SHIM_READY_PATH: &str = "/ready";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pm2_app_rolls_ten_times_through_the_shim_without_a_failed_request() {
+    let Some(env) = NodeEnv::start("shim").await else {
+        return;
+    };
+    let tracker = PodTracker::start(env.ns.api());
+
+    let (port, addr) = env.node_port().await;
+    let app = Workload::app(&env.ns, app_manifest("pm2-app", port));
+    let readyroll = roll_under_load(
+        &app,
+        Desired::new(NODE_APP, "v1", INSTANCES),
+        &steps(),
+        addr,
+    )
+    .await;
+    eprintln!(
+        "{}",
+        readyroll.summary("readyroll App with the runtime shim")
+    );
+    let deployment = env
+        .ns
+        .api::<Deployment>()
+        .get("pm2-app")
+        .await
+        .must("get the App's Deployment");
+    assert_runs_through_the_shim(&deployment);
+
+    let (port, addr) = env.node_port().await;
+    env.ns
+        .api::<Service>()
+        .create(
+            &PostParams::default(),
+            &plain_service("plain-pm2-app", port),
+        )
+        .await
+        .must("create the plain Service");
+    let plain = Workload::plain(&env.ns, plain_deployment("plain-pm2-app"));
+    let baseline = roll_under_load(
+        &plain,
+        Desired::new(NODE_APP, "v1", INSTANCES),
+        &steps(),
+        addr,
+    )
+    .await;
+    eprintln!("{}", baseline.summary("plain Deployment, no shim"));
+    if baseline.load.tally().failed > 0 {
+        eprintln!(
+            "first failures of the plain Deployment:\n{}",
+            baseline.failure_lines(10)
+        );
+    }
+
+    env.record(
+        "node_shim",
+        vec![
+            readyroll.scenario("readyroll App + runtime shim", APP_SETUP),
+            baseline.scenario("plain Deployment, no shim", PLAIN_SETUP),
+        ],
+        vec![],
+    )
+    .await;
+    readyroll.assert_zero_downtime(&tracker);
+}
+
+/// Ten rollouts: image changes, environment changes, restarts, a scale up and down
+/// mid-rollout.
+fn steps() -> Vec<Step> {
+    use Change::*;
+    vec![
+        Step::new(vec![Image("v2")]),
+        Step::new(vec![VersionEnv(Some("v2-env1"))]),
+        Step::new(vec![Restart]),
+        Step::new(vec![Image("v1"), VersionEnv(None)]),
+        Step::new(vec![Image("v2")]).scaling_to(4),
+        Step::new(vec![VersionEnv(Some("v2-env2"))]).scaling_to(3),
+        Step::new(vec![Restart]),
+        Step::new(vec![Image("v1"), VersionEnv(None)]),
+        Step::new(vec![Image("v2")]),
+        Step::new(vec![Restart]),
+    ]
+}
+
+const APP_SETUP: &str = "App with waitReady: true (the operator injects the runtime shim: \
+readiness from process.send('ready'), SIGINT after the 5 s pre-stop drain), readyroll defaults \
+otherwise; server.js unchanged";
+
+/// The App as a PM2 user converts their ecosystem entry: script, wait_ready, the port.
+fn app_manifest(name: &str, node_port: i32) -> Value {
+    json!({
+        "apiVersion": "readyroll.dev/v1alpha1",
+        "kind": "App",
+        "metadata": {"name": name},
+        "spec": {
+            "image": NODE_APP,
+            "imagePullPolicy": "Never",
+            "script": "/app/server.js",
+            "waitReady": true,
+            "listenTimeout": 10000,
+            "killTimeout": 5000,
+            "port": NODE_APP_PORT,
+            "env": {"READY_DELAY_MS": READY_DELAY_MS},
+            "service": {"type": "NodePort", "nodePort": node_port},
+        }
+    })
+}
+
+/// The shim is the app container's entry point, installed by an init container, and the
+/// readiness probe asks it.
+fn assert_runs_through_the_shim(deployment: &Deployment) {
+    let pod = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod template");
+    let app = pod.containers.first().expect("app container");
+    let command = app.command.clone().unwrap_or_default();
+    assert_eq!(
+        command.first().map(String::as_str),
+        Some(SHIM_IN_POD),
+        "{command:?}"
+    );
+    assert!(command.iter().any(|a| a == "--wait-ready"), "{command:?}");
+    assert!(command.iter().any(|a| a == "/app/server.js"), "{command:?}");
+    let installs = pod
+        .init_containers
+        .iter()
+        .flatten()
+        .any(|c| c.command.iter().flatten().any(|a| a == "install"));
+    assert!(installs, "an init container installs the shim");
+    let probe_path = app
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| p.http_get.as_ref())
+        .and_then(|h| h.path.clone());
+    assert_eq!(probe_path.as_deref(), Some(SHIM_READY_PATH));
+}
+
+const PLAIN_SETUP: &str = "Deployment running node with process.send defined as a no-op, then \
+the same server.js; readiness probe GET / (probe defaults); Kubernetes' defaults otherwise: \
+maxSurge 25% / maxUnavailable 25%, no preStop hook, grace 30 s, SIGTERM (which the app does \
+not handle)";
+
+/// Outside PM2 there is no IPC channel: `process.send` is undefined.
+const DEFINE_PROCESS_SEND: &str =
+    "if (typeof process.send !== 'function') process.send = () => true; require('/app/server.js');";
+
+fn labels(name: &str) -> Value {
+    json!({"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name})
+}
+
+fn plain_deployment(name: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels(name)},
+        "spec": {
+            "selector": {"matchLabels": labels(name)},
+            "template": {
+                "metadata": {"labels": labels(name)},
+                "spec": {
+                    "containers": [{
+                        "name": "app",
+                        "image": NODE_APP,
+                        "imagePullPolicy": "Never",
+                        "command": ["/usr/bin/node", "-e", DEFINE_PROCESS_SEND],
+                        "ports": [{"containerPort": NODE_APP_PORT}],
+                        "env": [{"name": "READY_DELAY_MS", "value": READY_DELAY_MS}],
+                        "readinessProbe": {"httpGet": {"path": "/", "port": NODE_APP_PORT}},
+                    }]
+                }
+            }
+        }
+    })
+}
+
+fn plain_service(name: &str, node_port: i32) -> Service {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {
+            "type": "NodePort",
+            "selector": labels(name),
+            "ports": [{"port": NODE_APP_PORT, "targetPort": NODE_APP_PORT, "nodePort": node_port}],
+        }
+    }))
+    .must("plain Service manifest")
+}
