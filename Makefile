@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: binaries cluster-up cluster-down test-e2e crds
+.PHONY: binaries cluster-up cluster-down test-e2e crds install-operator test-node bench-report
 
 # Builds the pinned kubernetes, etcd, kwok and helm binaries (reused when already built).
 binaries:
@@ -28,3 +28,19 @@ crds:
 	cargo run -q -p readyroll -- crd > crds/apps.readyroll.dev.yaml.tmp
 	mv crds/apps.readyroll.dev.yaml.tmp crds/apps.readyroll.dev.yaml
 
+
+# Installs the operator into the local cluster with its Helm chart, from its offline image.
+install-operator:
+	e2e/install-operator.sh
+
+# The real-node tier: the operator installed in the cluster owns every App (no in-process
+# controller). One test at a time, so the load measurements do not compete for the CPUs.
+NODE_TESTS := $(patsubst e2e/tests/%.rs,--test %,$(sort $(wildcard e2e/tests/node_*.rs)))
+test-node: install-operator
+	READYROLL_E2E=1 KUBECONFIG="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$KUBECONFIG")" \
+	  cargo test -p readyroll-e2e $(NODE_TESTS) -- --test-threads=1
+
+# Rewrites the generated section of BENCHMARKS.md from the records of the last node-tier run.
+bench-report:
+	results="$${READYROLL_BENCH_DIR:-$$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/tmp/readyroll-bench}"; \
+	cargo run -q -p readyroll-e2e --bin bench-report -- --results "$$results" --update BENCHMARKS.md
