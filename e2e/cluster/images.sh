@@ -113,6 +113,7 @@ main() {
   local started ref
   started="$(now_s)"
   mkdir -p "$IMAGE_CACHE"
+  trap oci_cleanup EXIT
   [[ -n "$testapp_bin" ]] || testapp_bin="$(build_static_testapp)"
   require_static "$testapp_bin"
 
@@ -127,7 +128,6 @@ main() {
   else
     log "skipping readyroll.dev/readyroll:dev: give --operator and --shim (static binaries)"
   fi
-  rm -rf "$IMAGE_CACHE/stage"
 
   if [[ ! -S "$CONTAINERD_SOCK" ]] || ! ctr_node version >/dev/null 2>&1; then
     log "node containerd is not running: images built, not imported (node-up.sh imports them)"

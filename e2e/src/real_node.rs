@@ -3,7 +3,10 @@
 //! use these images with `imagePullPolicy: Never`.
 use std::{collections::BTreeMap, time::Duration};
 
-use k8s_openapi::api::core::v1::{Node, PodSpec};
+use k8s_openapi::{
+    api::core::v1::{Container, ContainerPort, EnvVar, HTTPGetAction, Node, PodSpec, Probe},
+    apimachinery::pkg::util::intstr::IntOrString,
+};
 use kube::Api;
 
 use crate::{conditions::node_schedulable, wait_for, Cluster, Error};
@@ -30,6 +33,51 @@ pub fn place_on_real_node(spec: &mut PodSpec) {
     spec.node_selector
         .get_or_insert_with(BTreeMap::new)
         .insert("kubernetes.io/hostname".to_owned(), NODE_NAME.to_owned());
+}
+
+/// A pod spec running `containers` on the real node. Pods there use the host's resolver: the
+/// local cluster has no DNS service.
+pub fn real_node_pod_spec(containers: Vec<Container>) -> PodSpec {
+    let mut spec = PodSpec {
+        containers,
+        dns_policy: Some("Default".to_owned()),
+        ..PodSpec::default()
+    };
+    place_on_real_node(&mut spec);
+    spec
+}
+
+/// A testapp container named `app` from `image` with `env`, listening on [`TESTAPP_PORT`],
+/// with a readiness probe on `/healthz` every second.
+pub fn testapp_container(image: &str, env: &[(&str, &str)]) -> Container {
+    Container {
+        name: "app".to_owned(),
+        image: Some(image.to_owned()),
+        image_pull_policy: Some("Never".to_owned()),
+        env: Some(
+            env.iter()
+                .map(|(name, value)| EnvVar {
+                    name: (*name).to_owned(),
+                    value: Some((*value).to_owned()),
+                    ..EnvVar::default()
+                })
+                .collect(),
+        ),
+        ports: Some(vec![ContainerPort {
+            container_port: TESTAPP_PORT,
+            ..ContainerPort::default()
+        }]),
+        readiness_probe: Some(Probe {
+            http_get: Some(HTTPGetAction {
+                path: Some("/healthz".to_owned()),
+                port: IntOrString::Int(TESTAPP_PORT),
+                ..HTTPGetAction::default()
+            }),
+            period_seconds: Some(1),
+            ..Probe::default()
+        }),
+        ..Container::default()
+    }
 }
 
 /// Waits until the real node is Ready and schedulable; the error says how to start it.

@@ -8,10 +8,7 @@ use std::{
 };
 
 use k8s_openapi::{
-    api::core::v1::{
-        Container, ContainerPort, EnvVar, HTTPGetAction, Pod, PodSpec, Probe, Service,
-        ServiceAccount, ServicePort, ServiceSpec,
-    },
+    api::core::v1::{Container, Pod, Service, ServicePort, ServiceSpec},
     apimachinery::pkg::util::intstr::IntOrString,
 };
 use kube::{
@@ -23,7 +20,8 @@ use readyroll_e2e::{
     conditions::pod_ready,
     http,
     real_node::{
-        place_on_real_node, wait_for_real_node, NODE_APP_V1, NODE_NAME, TESTAPP_PORT, TESTAPP_V1,
+        real_node_pod_spec, testapp_container, wait_for_real_node, NODE_APP_V1, NODE_NAME,
+        TESTAPP_PORT, TESTAPP_V1,
     },
     wait_for, Cluster, Must, TestNamespace,
 };
@@ -41,7 +39,9 @@ async fn testapp_pod_turns_ready_by_its_probe_and_serves_through_a_node_port() {
     let ns = TestNamespace::new(&cluster, "real-node-http")
         .await
         .must("create namespace");
-    wait_for_default_service_account(&ns).await;
+    ns.wait_for_default_service_account()
+        .await
+        .must("default ServiceAccount");
     let pods = ns.api::<Pod>();
     let ready_delay = Duration::from_secs(2);
 
@@ -129,7 +129,9 @@ async fn pod_reaches_the_api_server_through_the_kubernetes_service() {
     let ns = TestNamespace::new(&cluster, "real-node-api")
         .await
         .must("create namespace");
-    wait_for_default_service_account(&ns).await;
+    ns.wait_for_default_service_account()
+        .await
+        .must("default ServiceAccount");
     let pods = ns.api::<Pod>();
 
     pods.create(&PostParams::default(), &api_client_pod("whoami"))
@@ -157,18 +159,6 @@ async fn pod_reaches_the_api_server_through_the_kubernetes_service() {
     );
 }
 
-/// Pods are rejected until the namespace's default ServiceAccount exists.
-async fn wait_for_default_service_account(ns: &TestNamespace) {
-    wait_for(
-        &ns.api::<ServiceAccount>(),
-        "default",
-        |sa: Option<&ServiceAccount>| sa.is_some(),
-        TIMEOUT,
-    )
-    .await
-    .must("default ServiceAccount");
-}
-
 fn pod_finished() -> impl Condition<Pod> {
     |pod: Option<&Pod>| {
         matches!(
@@ -183,39 +173,14 @@ fn labels(name: &str) -> BTreeMap<String, String> {
     [("app".to_owned(), name.to_owned())].into()
 }
 
-/// The testapp, listening only after `ready_delay`, with a readiness probe on /healthz.
+/// The testapp, listening only after `ready_delay`, with its readiness probe on /healthz.
 fn testapp_pod(name: &str, ready_delay: Duration) -> Pod {
-    let mut spec = PodSpec {
-        containers: vec![Container {
-            name: "app".to_owned(),
-            image: Some(TESTAPP_V1.to_owned()),
-            image_pull_policy: Some("Never".to_owned()),
-            env: Some(vec![EnvVar {
-                name: "READY_DELAY_MS".to_owned(),
-                value: Some(ready_delay.as_millis().to_string()),
-                ..EnvVar::default()
-            }]),
-            ports: Some(vec![ContainerPort {
-                container_port: TESTAPP_PORT,
-                ..ContainerPort::default()
-            }]),
-            readiness_probe: Some(Probe {
-                http_get: Some(HTTPGetAction {
-                    path: Some("/healthz".to_owned()),
-                    port: IntOrString::Int(TESTAPP_PORT),
-                    ..HTTPGetAction::default()
-                }),
-                period_seconds: Some(1),
-                ..Probe::default()
-            }),
-            ..Container::default()
-        }],
-        // No cluster DNS on the local node; the host's resolver is enough.
-        dns_policy: Some("Default".to_owned()),
-        termination_grace_period_seconds: Some(5),
-        ..PodSpec::default()
-    };
-    place_on_real_node(&mut spec);
+    let delay = ready_delay.as_millis().to_string();
+    let mut spec = real_node_pod_spec(vec![testapp_container(
+        TESTAPP_V1,
+        &[("READY_DELAY_MS", &delay)],
+    )]);
+    spec.termination_grace_period_seconds = Some(5);
     Pod {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
@@ -284,23 +249,18 @@ request.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'Self
 "#;
 
 fn api_client_pod(name: &str) -> Pod {
-    let mut spec = PodSpec {
-        containers: vec![Container {
-            name: "client".to_owned(),
-            image: Some(NODE_APP_V1.to_owned()),
-            image_pull_policy: Some("Never".to_owned()),
-            command: Some(vec![
-                "/usr/bin/node".to_owned(),
-                "-e".to_owned(),
-                WHOAMI_SCRIPT.to_owned(),
-            ]),
-            ..Container::default()
-        }],
-        restart_policy: Some("Never".to_owned()),
-        dns_policy: Some("Default".to_owned()),
-        ..PodSpec::default()
-    };
-    place_on_real_node(&mut spec);
+    let mut spec = real_node_pod_spec(vec![Container {
+        name: "client".to_owned(),
+        image: Some(NODE_APP_V1.to_owned()),
+        image_pull_policy: Some("Never".to_owned()),
+        command: Some(vec![
+            "/usr/bin/node".to_owned(),
+            "-e".to_owned(),
+            WHOAMI_SCRIPT.to_owned(),
+        ]),
+        ..Container::default()
+    }]);
+    spec.restart_policy = Some("Never".to_owned());
     Pod {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
