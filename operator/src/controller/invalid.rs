@@ -37,7 +37,7 @@ pub async fn report_spec(ctx: &Context, app: &App, message: &str) -> Result<Acti
     if !already_reported(&previous, generation, message) {
         events::publish(
             &ctx.leadership,
-            &ctx.recorder,
+            &ctx.recorder(),
             app,
             &[Note::warning(events::INVALID_SPEC, message.to_string())],
         )
@@ -112,7 +112,7 @@ pub async fn report_unreadable(ctx: &Context, invalid: &InvalidObject) -> Result
             secondary: None,
         };
         ensure_leader(&ctx.leadership)?;
-        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+        if let Err(error) = ctx.recorder().publish(&event, &reference).await {
             warn!(%error, "could not publish event");
         }
     }

@@ -191,6 +191,20 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         }
     };
     debug!(?decision, revision = %desired.revision, "rollout decision");
+    let status_after = |previous: &AppStatus, deployment: &ObservedDeployment| {
+        status::compute(&StatusInputs {
+            previous,
+            generation: app.meta().generation,
+            instances: desired.instances,
+            desired_revision: &desired.revision,
+            decision: &decision,
+            deployment,
+            restarts: all_restarts,
+            max_restarts: max_allowed,
+            next_cron_restart: next_cron,
+            now,
+        })
+    };
     if let Decision::Fail {
         failure,
         rollback_to,
@@ -200,10 +214,12 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         if rollback_to.is_some() {
             ctx.metrics.record_rollback();
         }
-        // Recorded before the rollback is applied, so the failed revision
-        // can never be retried by a reconcile that missed this one.
+        // Recorded (with the Degraded condition saying why) before the
+        // rollback is applied, so the failed revision can never be retried
+        // by a reconcile that missed this one.
         info!(revision = %desired.revision, reason = failure.reason(), "rollout failed");
-        status.failed_revision = Some(desired.revision.clone());
+        let before = observed_before.clone().unwrap_or_default();
+        status = status_after(&status, &before);
         apply_status(&ctx.leadership, &apps, &name, &status).await?;
     }
 
@@ -225,18 +241,7 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     // Step 6: status.
     let applied = ObservedDeployment::from_deployment(&applied);
     let previous = app.status.clone().unwrap_or_default();
-    let new_status = status::compute(&StatusInputs {
-        previous: &status,
-        generation: app.meta().generation,
-        instances: desired.instances,
-        desired_revision: &desired.revision,
-        decision: &decision,
-        deployment: &applied,
-        restarts: all_restarts,
-        max_restarts: max_allowed,
-        next_cron_restart: next_cron,
-        now,
-    });
+    let new_status = status_after(&status, &applied);
     // `status` is what the API server holds now; unchanged means no write,
     // so a reconcile caused by our own status update ends here.
     if new_status != status {
@@ -251,7 +256,7 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         &desired.revision,
         desired.instances,
     ));
-    events::publish(&ctx.leadership, &ctx.recorder, app, &notes).await;
+    events::publish(&ctx.leadership, &ctx.recorder(), app, &notes).await;
 
     Ok(Outcome {
         action: Action::requeue(next_wakeup(next_cron, now)),

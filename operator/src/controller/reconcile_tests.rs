@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::core::DeserializeGuard;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 use serde_json::{json, Value};
@@ -67,13 +67,10 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
     let (pods, pod_writer) = ready_store(pods);
     let ctx = Arc::new(Context {
         client: client.clone(),
-        recorder: Recorder::new(
-            client,
-            Reporter {
-                controller: "readyroll".into(),
-                instance: None,
-            },
-        ),
+        reporter: Reporter {
+            controller: "readyroll".into(),
+            instance: None,
+        },
         nodes,
         pods,
         build: options(),
@@ -360,6 +357,12 @@ async fn failed_rollout_applies_the_last_good_template_and_holds_it() {
         status_writes[0].body["status"]["failedRevision"],
         json!(bad.revision),
         "the failure is recorded before the rollback is applied"
+    );
+    let early: AppStatus = serde_json::from_value(status_writes[0].body["status"].clone()).unwrap();
+    assert_eq!(
+        condition(&early, "Degraded"),
+        pair("True", "ProgressDeadlineExceeded"),
+        "the early write already says why"
     );
     let first_status_write = writes
         .iter()
