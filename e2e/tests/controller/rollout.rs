@@ -206,3 +206,72 @@ async fn a_release_that_never_gets_ready_is_rolled_back_and_not_retried() {
     eprintln!("Ready pods throughout: {:?}", pods.timeline());
     assert_eq!(pods.min_ready(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cron_restart_rolls_every_pod_without_losing_one() {
+    let Some(env) = Env::start("cron", 8).await else {
+        return;
+    };
+    let apps = env.ns.api::<App>();
+    let mut web = env.app("web", 2);
+    env.apply(&web).await;
+    let pods = ReadyPods::follow(env.ns.api::<Pod>(), "web");
+    let before = revision(
+        &wait_for(&apps, "web", app_status(rolled_out), TIMEOUT)
+            .await
+            .must("rolled out"),
+    );
+    pods.wait_ready(2, TIMEOUT).await;
+    pods.arm();
+
+    // Every 10 seconds: the first restart is due within 10s of the change.
+    web.spec.cron_restart = Some("*/10 * * * * *".into());
+    env.apply(&web).await;
+    let restarted = wait_for(
+        &apps,
+        "web",
+        app_status(|a| {
+            a.status
+                .as_ref()
+                .is_some_and(|s| s.last_cron_restart.is_some())
+                && rolled_out(a)
+                && revision(a) != before
+        }),
+        TIMEOUT,
+    )
+    .await
+    .must("a cron restart rolled out");
+    let status = restarted.status.clone().must_some("status");
+    assert!(
+        status.next_cron_restart > status.last_cron_restart,
+        "{status:?}"
+    );
+    let deployment = env
+        .ns
+        .api::<Deployment>()
+        .get("web")
+        .await
+        .must("Deployment");
+    let annotations = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.clone())
+        .unwrap_or_default();
+    assert!(
+        annotations.contains_key(readyroll::core::RESTARTED_AT_ANNOTATION),
+        "{annotations:?}"
+    );
+    let reasons = event_reasons(env.ns.api::<Event>(), &restarted).await;
+    assert!(reasons.iter().any(|r| r == "CronRestart"), "{reasons:?}");
+
+    // Stop the schedule before measuring, so no restart is half-way.
+    web.spec.cron_restart = None;
+    env.apply(&web).await;
+    wait_for(&apps, "web", app_status(rolled_out), TIMEOUT)
+        .await
+        .must("settled");
+    pods.wait_ready(2, TIMEOUT).await;
+    eprintln!("Ready pods during cron restarts: {:?}", pods.timeline());
+    assert_eq!(pods.min_ready(), Some(2), "{:?}", pods.timeline());
+}

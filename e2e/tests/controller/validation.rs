@@ -1,13 +1,18 @@
-//! The API server itself refuses invalid Apps, with a message naming the
-//! field: the CRD's schema and CEL rules, generated from the Rust types.
+//! Invalid Apps: the API server refuses what the CRD's schema and CEL rules
+//! (generated from the Rust types) can see, with a message naming the field;
+//! readyroll reports the rest on the App.
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{ApiResource, DynamicObject, PostParams};
 use kube::core::GroupVersionKind;
 use kube::Api;
-use readyroll_e2e::Must;
+use readyroll::crd::App;
+use readyroll_e2e::{wait_for, Must};
 use serde_json::{json, Value};
 
-use crate::harness::ApiEnv;
+use crate::harness::{ApiEnv, Env, MustSome, TIMEOUT};
+use crate::observe::{app_status, condition, event_reasons, rolled_out};
 
 /// A valid App to break one field at a time.
 fn valid(name: &str) -> Value {
@@ -231,4 +236,63 @@ async fn invalid_apps_are_rejected_at_create_naming_the_field() {
     apps.create(&PostParams::default(), &object)
         .await
         .must("valid App accepted");
+}
+
+/// What the schema cannot see (here an annotation key Kubernetes would
+/// refuse on the pods) readyroll reports on the App instead of applying.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spec_the_core_rejects_is_reported_and_waits_for_a_fix() {
+    let Some(env) = Env::start("invalid-spec", 4).await else {
+        return;
+    };
+    let apps = env.ns.api::<App>();
+    let mut web = env.app("web", 2);
+    web.spec.annotations.insert("not a key!".into(), "x".into());
+    env.apply(&web).await;
+
+    let reported = wait_for(
+        &apps,
+        "web",
+        app_status(|a| condition(a, "Degraded") == Some(("True".into(), "InvalidSpec".into()))),
+        TIMEOUT,
+    )
+    .await
+    .must("the invalid spec is reported");
+    let degraded = reported
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Degraded").cloned())
+        .must_some("Degraded condition");
+    assert!(
+        degraded.message.starts_with("spec.annotations.not a key!"),
+        "{}",
+        degraded.message
+    );
+    assert_eq!(degraded.observed_generation, reported.metadata.generation);
+    assert!(env
+        .ns
+        .api::<Deployment>()
+        .get_opt("web")
+        .await
+        .must("read")
+        .is_none());
+    assert_eq!(
+        event_reasons(env.ns.api::<Event>(), &reported).await,
+        ["InvalidSpec"]
+    );
+
+    web.spec.annotations.clear();
+    env.apply(&web).await;
+    let fixed = wait_for(&apps, "web", app_status(rolled_out), TIMEOUT)
+        .await
+        .must("the fixed spec rolls out");
+    assert_eq!(
+        condition(&fixed, "Degraded"),
+        Some(("False".into(), "AsExpected".into()))
+    );
+    assert_eq!(
+        event_reasons(env.ns.api::<Event>(), &fixed).await,
+        ["InvalidSpec", "RolloutStarted", "RolloutComplete"],
+        "reported once, not in a loop"
+    );
 }

@@ -1,5 +1,5 @@
 //! One reconcile of an App, as a pipeline of named steps:
-//! cron → build (pure core) → read → decide (pure rollout) → apply → status → events.
+//! cron → build (pure core) → read → decide (pure rollout) → apply → events → status.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,17 +238,10 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(ctx.client.clone(), &namespace);
     apply_or_remove(&ctx.leadership, &pdbs, &name, desired.pdb.as_ref(), &uid).await?;
 
-    // Step 6: status.
+    // Step 6: events, before the status: whoever sees the status of a
+    // finished step also finds its Event.
     let applied = ObservedDeployment::from_deployment(&applied);
     let previous = app.status.clone().unwrap_or_default();
-    let new_status = status_after(&status, &applied);
-    // `status` is what the API server holds now; unchanged means no write,
-    // so a reconcile caused by our own status update ends here.
-    if new_status != status {
-        apply_status(&ctx.leadership, &apps, &name, &new_status).await?;
-    }
-
-    // Step 7: events.
     notes.extend(events::rollout_notes(
         &previous,
         observed_before.as_ref(),
@@ -257,6 +250,13 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         desired.instances,
     ));
     events::publish(&ctx.leadership, &ctx.recorder(), app, &notes).await;
+
+    // Step 7: status. `status` is what the API server holds now; unchanged
+    // means no write, so a reconcile caused by our own status update ends here.
+    let new_status = status_after(&status, &applied);
+    if new_status != status {
+        apply_status(&ctx.leadership, &apps, &name, &new_status).await?;
+    }
 
     Ok(Outcome {
         action: Action::requeue(next_wakeup(next_cron, now)),

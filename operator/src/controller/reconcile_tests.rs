@@ -191,8 +191,8 @@ async fn applies_exactly_what_the_core_builds() {
             (Method::PATCH, DEPLOYMENT.to_string()),
             (Method::PATCH, SERVICE.to_string()),
             (Method::PATCH, PDB.to_string()),
-            (Method::PATCH, format!("{APP}/status")),
             (Method::POST, EVENTS.to_string()),
+            (Method::PATCH, format!("{APP}/status")),
         ]
     );
     for (path, object) in [
@@ -605,8 +605,8 @@ async fn an_invalid_spec_is_reported_once_and_not_retried() {
     assert_eq!(
         writes_summary(&writes),
         [
-            (Method::PATCH, format!("{APP}/status")),
-            (Method::POST, EVENTS.to_string())
+            (Method::POST, EVENTS.to_string()),
+            (Method::PATCH, format!("{APP}/status"))
         ],
         "nothing is applied for an invalid spec"
     );
@@ -683,4 +683,44 @@ async fn a_standby_replica_writes_nothing() {
     h.reconcile().await;
 
     assert!(h.api.requests().is_empty(), "{:?}", h.api.requests());
+}
+
+#[tokio::test]
+async fn an_app_that_does_not_parse_is_reported_on_its_status() {
+    let h = harness(Vec::new());
+    let mut raw = serde_json::to_value(app(spec("web:1", 2), None)).unwrap();
+    raw["spec"]["instances"] = json!("lots");
+    raw["status"] = json!({"lastGoodRevision": "abc"});
+    h.api.put(APP, raw.clone());
+    let guard: DeserializeGuard<App> = serde_json::from_value(raw).unwrap();
+    assert!(guard.0.is_err(), "the fixture must not parse");
+
+    let action = reconcile(Arc::new(guard), h.ctx.clone())
+        .await
+        .expect("reported, not failed");
+
+    assert_eq!(action, kube::runtime::controller::Action::await_change());
+    let writes = h.api.writes();
+    assert_eq!(
+        writes_summary(&writes),
+        [
+            (Method::POST, EVENTS.to_string()),
+            (Method::PATCH, format!("{APP}/status"))
+        ]
+    );
+    let status: AppStatus = serde_json::from_value(writes[1].body["status"].clone()).unwrap();
+    assert_eq!(condition(&status, "Degraded"), pair("True", "InvalidSpec"));
+    assert_eq!(
+        status.last_good_revision.as_deref(),
+        Some("abc"),
+        "what was known is kept"
+    );
+    let message = &status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Degraded")
+        .unwrap()
+        .message;
+    assert!(message.contains("lots"), "{message}");
+    assert_eq!(event_reasons(&writes), ["InvalidSpec"]);
 }
