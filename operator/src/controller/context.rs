@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::runtime::events::Recorder;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::Client;
 
@@ -18,7 +18,8 @@ use kube::ResourceExt;
 
 pub struct Context {
     pub client: Client,
-    pub recorder: Recorder,
+    /// Who the Events come from.
+    pub reporter: Reporter,
     /// Every Node, for `instances: 0 / max / -N`.
     pub nodes: Store<Node>,
     /// Pods carrying readyroll's managed-by label, for restart counts.
@@ -31,6 +32,14 @@ pub struct Context {
 }
 
 impl Context {
+    /// A recorder for one reconcile's Events. A fresh one each time: a
+    /// long-lived recorder folds every Event with the same reason into one
+    /// series that keeps the first message, so a second rollout would be
+    /// reported with the first one's revisions.
+    pub fn recorder(&self) -> Recorder {
+        Recorder::new(self.client.clone(), self.reporter.clone())
+    }
+
     /// The nodes, once the cache holds the cluster's full list.
     pub async fn nodes(&self) -> Vec<Node> {
         // Until the first list arrives the store is empty, which would count

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::core::DeserializeGuard;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 use serde_json::{json, Value};
@@ -67,13 +67,10 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
     let (pods, pod_writer) = ready_store(pods);
     let ctx = Arc::new(Context {
         client: client.clone(),
-        recorder: Recorder::new(
-            client,
-            Reporter {
-                controller: "readyroll".into(),
-                instance: None,
-            },
-        ),
+        reporter: Reporter {
+            controller: "readyroll".into(),
+            instance: None,
+        },
         nodes,
         pods,
         build: options(),
@@ -194,8 +191,8 @@ async fn applies_exactly_what_the_core_builds() {
             (Method::PATCH, DEPLOYMENT.to_string()),
             (Method::PATCH, SERVICE.to_string()),
             (Method::PATCH, PDB.to_string()),
-            (Method::PATCH, format!("{APP}/status")),
             (Method::POST, EVENTS.to_string()),
+            (Method::PATCH, format!("{APP}/status")),
         ]
     );
     for (path, object) in [
@@ -360,6 +357,12 @@ async fn failed_rollout_applies_the_last_good_template_and_holds_it() {
         status_writes[0].body["status"]["failedRevision"],
         json!(bad.revision),
         "the failure is recorded before the rollback is applied"
+    );
+    let early: AppStatus = serde_json::from_value(status_writes[0].body["status"].clone()).unwrap();
+    assert_eq!(
+        condition(&early, "Degraded"),
+        pair("True", "ProgressDeadlineExceeded"),
+        "the early write already says why"
     );
     let first_status_write = writes
         .iter()
@@ -602,8 +605,8 @@ async fn an_invalid_spec_is_reported_once_and_not_retried() {
     assert_eq!(
         writes_summary(&writes),
         [
-            (Method::PATCH, format!("{APP}/status")),
-            (Method::POST, EVENTS.to_string())
+            (Method::POST, EVENTS.to_string()),
+            (Method::PATCH, format!("{APP}/status"))
         ],
         "nothing is applied for an invalid spec"
     );
@@ -680,4 +683,44 @@ async fn a_standby_replica_writes_nothing() {
     h.reconcile().await;
 
     assert!(h.api.requests().is_empty(), "{:?}", h.api.requests());
+}
+
+#[tokio::test]
+async fn an_app_that_does_not_parse_is_reported_on_its_status() {
+    let h = harness(Vec::new());
+    let mut raw = serde_json::to_value(app(spec("web:1", 2), None)).unwrap();
+    raw["spec"]["instances"] = json!("lots");
+    raw["status"] = json!({"lastGoodRevision": "abc"});
+    h.api.put(APP, raw.clone());
+    let guard: DeserializeGuard<App> = serde_json::from_value(raw).unwrap();
+    assert!(guard.0.is_err(), "the fixture must not parse");
+
+    let action = reconcile(Arc::new(guard), h.ctx.clone())
+        .await
+        .expect("reported, not failed");
+
+    assert_eq!(action, kube::runtime::controller::Action::await_change());
+    let writes = h.api.writes();
+    assert_eq!(
+        writes_summary(&writes),
+        [
+            (Method::POST, EVENTS.to_string()),
+            (Method::PATCH, format!("{APP}/status"))
+        ]
+    );
+    let status: AppStatus = serde_json::from_value(writes[1].body["status"].clone()).unwrap();
+    assert_eq!(condition(&status, "Degraded"), pair("True", "InvalidSpec"));
+    assert_eq!(
+        status.last_good_revision.as_deref(),
+        Some("abc"),
+        "what was known is kept"
+    );
+    let message = &status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Degraded")
+        .unwrap()
+        .message;
+    assert!(message.contains("lots"), "{message}");
+    assert_eq!(event_reasons(&writes), ["InvalidSpec"]);
 }

@@ -9,11 +9,12 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::DeserializeGuard;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::controller::Error as ControllerError;
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
 use kube::runtime::{reflector, watcher, Controller, PredicateConfig, WatchStreamExt};
 use kube::{Api, Client};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::context::Context;
 use super::error::ErrorBackoff;
@@ -114,7 +115,7 @@ pub async fn run(
     };
     let context = Arc::new(Context {
         client: client.clone(),
-        recorder: Recorder::new(client.clone(), reporter),
+        reporter,
         nodes: node_store,
         pods: pod_store,
         build: config.build,
@@ -144,15 +145,15 @@ pub async fn run(
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
-            if let Err(error) = result {
-                // Reconcile failures are logged by the error policy; what
-                // remains here are watch and queue problems.
-                if !matches!(
-                    error,
-                    kube::runtime::controller::Error::ReconcilerFailed(..)
-                ) {
-                    warn!(%error, "controller stream error");
+            // Reconcile failures are logged by the error policy, and a
+            // trigger for an App deleted meanwhile is expected; what remains
+            // are watch and queue problems.
+            match result {
+                Err(ControllerError::ReconcilerFailed(..)) | Ok(_) => {}
+                Err(ControllerError::ObjectNotFound(object)) => {
+                    debug!(%object, "App is gone; nothing to reconcile");
                 }
+                Err(error) => warn!(%error, "controller stream error"),
             }
         })
         .await;
