@@ -21,6 +21,12 @@ pub const VOLUME_NAME: &str = "readyroll-shim";
 pub const MOUNT_DIR: &str = "/readyroll/bin";
 /// Where the app container finds the shim.
 pub const BINARY_IN_POD: &str = "/readyroll/bin/readyroll-shim";
+/// Where the install step sees the shared volume. Not [`MOUNT_DIR`]: the shim
+/// image is normally the operator's, whose `/readyroll` is the operator
+/// binary, so nothing can be mounted below it there.
+pub const INSTALL_DIR: &str = "/readyroll-shim-install";
+/// The path the install step copies the shim to.
+pub const INSTALLED_BINARY: &str = "/readyroll-shim-install/readyroll-shim";
 /// Where the shim image keeps it.
 pub const BINARY_IN_IMAGE: &str = "/readyroll-shim";
 pub const INIT_CONTAINER_NAME: &str = "readyroll-shim-install";
@@ -180,11 +186,11 @@ impl Shim {
             command: Some(vec![
                 BINARY_IN_IMAGE.into(),
                 "install".into(),
-                BINARY_IN_POD.into(),
+                INSTALLED_BINARY.into(),
             ]),
             volume_mounts: Some(vec![VolumeMount {
                 name: VOLUME_NAME.into(),
-                mount_path: MOUNT_DIR.into(),
+                mount_path: INSTALL_DIR.into(),
                 ..Default::default()
             }]),
             resources: Some(install_resources()),

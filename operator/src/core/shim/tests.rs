@@ -287,13 +287,21 @@ fn init_container_installs_the_binary_as_non_root() {
         Some(strings(&[
             "/readyroll-shim",
             "install",
-            "/readyroll/bin/readyroll-shim"
+            "/readyroll-shim-install/readyroll-shim"
         ]))
     );
+    // Not below /readyroll: in the operator image that path is the operator
+    // binary, and the runtime cannot mount a directory below a file.
     let mounts = init.volume_mounts.unwrap();
     assert_eq!(
         (mounts[0].name.as_str(), mounts[0].mount_path.as_str()),
-        ("readyroll-shim", "/readyroll/bin")
+        ("readyroll-shim", "/readyroll-shim-install")
+    );
+    let app_mount = shim.mount();
+    assert_eq!(
+        (app_mount.name.as_str(), app_mount.mount_path.as_str()),
+        ("readyroll-shim", "/readyroll/bin"),
+        "the app container finds the installed binary at BINARY_IN_POD"
     );
     assert_eq!(
         mounts[0].read_only, None,
