@@ -1,7 +1,6 @@
 //! Benchmark results of the real-node tests: written as JSON by the tests, one file per
 //! test, and turned into the generated section of BENCHMARKS.md by `bench-report`.
 use std::{
-    fmt::Write as _,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -55,6 +54,9 @@ pub struct Environment {
     pub host_cpus: usize,
     /// The operator image running in the cluster.
     pub operator_image: String,
+    /// The readyroll source the tests and the operator were built from (`git describe`).
+    #[serde(default)]
+    pub source: String,
 }
 
 impl Environment {
@@ -80,6 +82,21 @@ impl Environment {
 
     pub fn host_cpus() -> usize {
         std::thread::available_parallelism().map_or(0, |n| n.get())
+    }
+
+    /// `git describe --always --dirty` of the checkout holding `dir`, or "unknown".
+    pub fn source_of(dir: &Path) -> String {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["describe", "--always", "--dirty", "--abbrev=12"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned())
     }
 }
 
@@ -211,132 +228,6 @@ impl BenchRecord {
     }
 }
 
-/// The generated Markdown for `records`.
-pub fn render(records: &[BenchRecord]) -> String {
-    let mut out = String::new();
-    for record in records {
-        render_record(&mut out, record);
-    }
-    out
-}
-
-fn render_record(out: &mut String, r: &BenchRecord) {
-    let e = &r.environment;
-    let _ = writeln!(out, "### `{}`\n", r.test);
-    let _ = writeln!(
-        out,
-        "Recorded {} in {:.1} min. Kubernetes {}; node: {}; load generator host: {} CPUs; operator image `{}`.\n",
-        r.recorded_at,
-        r.test_duration_ms as f64 / 60_000.0,
-        e.kubernetes,
-        e.node,
-        e.host_cpus,
-        e.operator_image
-    );
-    if !r.scenarios.is_empty() {
-        out.push_str(
-            "| scenario | rollouts | requests | failed | failure kinds | keep-alive retries | rollout time median / max | old pods gone median / max |\n\
-             |---|---:|---:|---:|---|---:|---:|---:|\n",
-        );
-        for s in &r.scenarios {
-            let settled: Vec<u64> = s.rollouts.iter().map(|x| x.settled_ms).collect();
-            let gone: Vec<u64> = s.rollouts.iter().map(|x| x.old_pods_gone_ms).collect();
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                s.name,
-                s.rollouts.len(),
-                s.total.requests,
-                s.total.failed,
-                failure_kinds(&s.total),
-                s.total.retried,
-                median_max(&settled),
-                median_max(&gone),
-            );
-        }
-        out.push('\n');
-    }
-    for s in &r.scenarios {
-        render_scenario(out, s);
-    }
-    if !r.measurements.is_empty() {
-        out.push_str("| measurement | expected | measured | detail |\n|---|---|---:|---|\n");
-        for m in &r.measurements {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {:.2} s | {} |",
-                m.name,
-                m.expected,
-                m.measured_ms as f64 / 1000.0,
-                m.detail
-            );
-        }
-        out.push('\n');
-    }
-}
-
-fn render_scenario(out: &mut String, s: &Scenario) {
-    let _ = writeln!(out, "**{}**: {}", s.name, s.setup);
-    let _ = writeln!(
-        out,
-        "Load: {} keep-alive + {} new-connection clients at {} requests/s each for {:.0} s ({} requests, {} failed, {} keep-alive, {} new-connection).\n",
-        s.load.keep_alive_workers,
-        s.load.new_connection_workers,
-        s.load.rate_per_worker,
-        s.load.duration_ms as f64 / 1000.0,
-        s.total.requests,
-        s.total.failed,
-        s.total.keep_alive.requests,
-        s.total.new_connection.requests,
-    );
-    out.push_str(
-        "| # | change | versions | settled | old pods gone | requests | failed | failure kinds |\n\
-         |---:|---|---|---:|---:|---:|---:|---|\n",
-    );
-    for (i, x) in s.rollouts.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} → {} | {:.1} s | {:.1} s | {} | {} | {} |",
-            i + 1,
-            x.change,
-            x.from_version,
-            x.to_version,
-            x.settled_ms as f64 / 1000.0,
-            x.old_pods_gone_ms as f64 / 1000.0,
-            x.tally.requests,
-            x.tally.failed,
-            failure_kinds(&x.tally),
-        );
-    }
-    out.push('\n');
-}
-
-fn failure_kinds(t: &Tally) -> String {
-    if t.failures.is_empty() {
-        return "–".to_owned();
-    }
-    t.failures
-        .iter()
-        .map(|(kind, n)| format!("{n} {kind}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn median_max(values: &[u64]) -> String {
-    if values.is_empty() {
-        return "–".to_owned();
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    let median = sorted[sorted.len() / 2];
-    let max = sorted[sorted.len() - 1];
-    format!(
-        "{:.1} s / {:.1} s",
-        median as f64 / 1000.0,
-        max as f64 / 1000.0
-    )
-}
-
 /// `document` with the text between the markers replaced by `generated`.
 pub fn replace_generated(
     document: &str,
@@ -364,6 +255,10 @@ pub fn replace_generated(
         &document[end..]
     ))
 }
+
+mod render;
+
+pub use render::render;
 
 #[cfg(test)]
 mod tests;

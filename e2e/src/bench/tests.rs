@@ -43,6 +43,7 @@ fn record() -> BenchRecord {
             node: "kubelet v1.34.4".to_owned(),
             host_cpus: 2,
             operator_image: "readyroll.dev/readyroll:dev".to_owned(),
+            source: "0123456789ab".to_owned(),
         },
         test_duration_ms: 90_000,
         scenarios: vec![Scenario {
@@ -75,8 +76,9 @@ fn record() -> BenchRecord {
 fn renders_totals_rollouts_and_measurements() {
     let text = render(&[record()]);
     assert!(text.contains("### `node_example`"), "{text}");
+    assert!(text.contains("from readyroll `0123456789ab`"), "{text}");
     assert!(
-        text.contains("| plain Deployment | 3 | 3000 | 7 | 7 connection refused | 1 | 20.0 s / 31.0 s | 25.0 s / 36.0 s |"),
+        text.contains("| `node_example` | plain Deployment | 3 | 3000 | 7 | 7 connection refused | 1 | 20.0 s / 31.0 s | 25.0 s / 36.0 s |"),
         "{text}"
     );
     assert!(
@@ -129,4 +131,21 @@ fn only_the_generated_section_is_replaced() {
     );
     let err = replace_generated("# no markers", "x", path).expect_err("no markers");
     assert!(err.to_string().contains("BENCHMARKS.md"), "{err}");
+}
+
+#[test]
+fn headline_tests_come_first_and_scenarios_without_rollouts_have_no_table() {
+    let mut failures = record();
+    failures.test = "node_failures_a".to_owned();
+    failures.scenarios[0].rollouts.clear();
+    let mut headline = record();
+    headline.test = "node_zero_downtime".to_owned();
+    let text = render(&[failures, headline]);
+    let first = text
+        .find("### `node_zero_downtime`")
+        .expect("headline rendered");
+    let second = text.find("### `node_failures_a`").expect("other rendered");
+    assert!(first < second, "{text}");
+    let failures_part = &text[second..];
+    assert!(!failures_part.contains("| # | change |"), "{failures_part}");
 }

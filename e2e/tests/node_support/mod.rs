@@ -100,6 +100,7 @@ impl NodeEnv {
             node: Environment::describe_node(&self.node),
             host_cpus: Environment::host_cpus(),
             operator_image: self.operator.image.clone(),
+            source: Environment::source_of(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))),
         }
     }
 
