@@ -167,9 +167,10 @@ fn assert_runs_through_the_shim(deployment: &Deployment) {
 }
 
 const PLAIN_SETUP: &str = "Deployment running node with process.send defined as a no-op, then \
-the same server.js; readiness probe GET / (probe defaults); Kubernetes' defaults otherwise: \
-maxSurge 25% / maxUnavailable 25%, no preStop hook, grace 30 s, SIGTERM (which the app does \
-not handle)";
+the same server.js; readiness probe GET / (probe defaults), so a pod takes traffic as soon as it \
+listens, before it says 'ready'; Kubernetes' defaults otherwise: maxSurge 25% / maxUnavailable 25%, \
+no preStop hook, grace 30 s. node is the container's PID 1 and has no SIGTERM handler, so the \
+kernel drops the kubelet's SIGTERM and the pod is SIGKILLed when the 30 s grace period ends";
 
 /// Outside PM2 there is no IPC channel: `process.send` is undefined.
 const DEFINE_PROCESS_SEND: &str =
