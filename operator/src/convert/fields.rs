@@ -129,10 +129,10 @@ pub fn apply(keys: &Keys<'_>, path: &str, label: &str, spec: &mut AppSpec, repor
         spec.cron_restart = read(report, path, e, cron).flatten();
     }
     if let Some(e) = get("env") {
-        spec.env = read(report, path, e, env_map).unwrap_or_default();
+        spec.env = env_block(report, path, e).unwrap_or_default();
     }
     for (profile, e) in &keys.profiles {
-        if let Some(vars) = read(report, path, e, env_map) {
+        if let Some(vars) = env_block(report, path, e) {
             spec.env_profiles.insert(profile.to_string(), vars);
         }
     }
@@ -241,28 +241,40 @@ fn cron(node: &Node) -> Result<Option<String>, String> {
     }
 }
 
-/// An `env` block: names as Kubernetes accepts them, values as PM2 passes them.
-fn env_map(node: &Node) -> Result<BTreeMap<String, String>, String> {
-    let Some(entries) = node.as_map() else {
-        return Err(format!(
-            "expected an object of NAME: value pairs, got {}",
-            node.describe()
-        ));
+/// An `env` block: names as Kubernetes accepts them, values as PM2 passes
+/// them. A bad name is reported at the name.
+fn env_block(report: &mut Report, path: &str, entry: &Entry) -> Option<BTreeMap<String, String>> {
+    let block = join(path, &entry.key);
+    let Some(entries) = entry.value.as_map() else {
+        report.error(
+            entry.value.pos,
+            format!(
+                "{block}: expected an object of NAME: value pairs, got {}",
+                entry.value.describe()
+            ),
+        );
+        return None;
     };
     let mut vars = BTreeMap::new();
+    let mut valid = true;
     for e in entries {
-        let valid = !e.key.is_empty()
+        let name_ok = !e.key.is_empty()
             && !e.key.contains('=')
             && e.key.chars().all(|c| c.is_ascii_graphic() || c == ' ');
-        if !valid {
-            return Err(format!(
-                "{:?} is not a valid environment variable name (printable ASCII without '=')",
-                e.key
-            ));
+        if name_ok {
+            vars.insert(e.key.clone(), values::env_value(&e.value));
+        } else {
+            valid = false;
+            report.error(
+                e.key_pos,
+                format!(
+                    "{block}: {:?} is not a valid environment variable name (printable ASCII without '=')",
+                    e.key
+                ),
+            );
         }
-        vars.insert(e.key.clone(), values::env_value(&e.value));
     }
-    Ok(vars)
+    valid.then_some(vars)
 }
 
 /// PM2's `port` also sets `PORT` in the environment, over any `PORT` in
