@@ -11,7 +11,10 @@ use readyroll::crd::{ExecMode, Instances};
 #[test]
 fn a_commonjs_ecosystem_is_evaluated_like_pm2_does() {
     let (apps, stderr) = convert_ok(&["ecosystem.config.js", "--image", "x:1"]);
-    let names: Vec<_> = apps.iter().filter_map(|a| a.metadata.name.as_deref()).collect();
+    let names: Vec<_> = apps
+        .iter()
+        .filter_map(|a| a.metadata.name.as_deref())
+        .collect();
     assert_eq!(names, ["web", "admin"]);
     let web = &app(&apps, "web").spec;
     assert_eq!(web.instances, Some(Instances::Count(2)));
@@ -36,13 +39,22 @@ fn an_es_module_ecosystem_is_evaluated_too() {
 #[test]
 fn the_files_own_errors_are_reported_in_nodes_words() {
     let stderr = convert_err(&["syntax-error.config.js", "--image", "x:1"]);
-    assert!(stderr.starts_with("syntax-error.config.js: node could not load the file"), "{stderr}");
+    assert!(
+        stderr.starts_with("syntax-error.config.js: node could not load the file"),
+        "{stderr}"
+    );
     assert!(stderr.contains("syntax-error.config.js:2"), "{stderr}");
     assert!(stderr.contains("SyntaxError: Unexpected token"), "{stderr}");
 
     let stderr = convert_err(&["throws.config.js", "--image", "x:1"]);
-    assert!(stderr.contains("Error: DATABASE_URL is not set"), "{stderr}");
-    assert!(!stderr.contains("node:internal/"), "node's own stack frames are noise:\n{stderr}");
+    assert!(
+        stderr.contains("Error: DATABASE_URL is not set"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("node:internal/"),
+        "node's own stack frames are noise:\n{stderr}"
+    );
 }
 
 #[test]
@@ -61,6 +73,10 @@ fn without_node_the_error_says_what_to_do() {
         .env("PATH", "/nonexistent"));
     assert!(!run.success);
     assert_eq!(run.stdout, "");
-    assert!(run.stderr.contains("`node` was not found on PATH"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`node` was not found on PATH"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("> ecosystem.json"), "{}", run.stderr);
 }

@@ -9,13 +9,22 @@ use readyroll::crd::{ExecMode, Instances, MemorySize};
 
 #[test]
 fn every_mapped_option_reaches_its_app_field() {
-    let (apps, _) = convert_ok(&["all-options.json", "--image", "base:1", "--env", "production"]);
+    let (apps, _) = convert_ok(&[
+        "all-options.json",
+        "--image",
+        "base:1",
+        "--env",
+        "production",
+    ]);
 
     let api = &app(&apps, "api").spec;
     assert_eq!(api.script.as_deref(), Some("dist/server.js"));
     assert_eq!(api.args, ["--listen", "0.0.0.0", "--label", "blue green"]);
     assert_eq!(api.interpreter.as_deref(), Some("node"));
-    assert_eq!(api.interpreter_args, ["--max-old-space-size=512", "--enable-source-maps"]);
+    assert_eq!(
+        api.interpreter_args,
+        ["--max-old-space-size=512", "--enable-source-maps"]
+    );
     assert_eq!(api.cwd.as_deref(), Some("/srv/api"));
     assert_eq!(api.instances, Some(Instances::PerCpu));
     assert_eq!(api.exec_mode, Some(ExecMode::Cluster));
@@ -25,11 +34,17 @@ fn every_mapped_option_reaches_its_app_field() {
     assert_eq!(api.shutdown_with_message, Some(true));
     assert_eq!(api.min_uptime, Some(5_000));
     assert_eq!(api.max_restarts, Some(10));
-    assert_eq!(api.max_memory_restart, Some(MemorySize::parse("300M").unwrap()));
+    assert_eq!(
+        api.max_memory_restart,
+        Some(MemorySize::parse("300M").unwrap())
+    );
     assert_eq!(api.cron_restart.as_deref(), Some("0 3 * * *"));
     assert_eq!(api.port, Some(8080));
     let security = api.security_context.as_ref().expect("uid and gid set");
-    assert_eq!((security.run_as_user, security.run_as_group), (Some(1000), Some(1000)));
+    assert_eq!(
+        (security.run_as_user, security.run_as_group),
+        (Some(1000), Some(1000))
+    );
     // Env values become strings the way PM2 passes them; port sets PORT.
     assert_eq!(api.env["NODE_ENV"], "development");
     assert_eq!(api.env["WORKERS"], "4");
@@ -50,12 +65,18 @@ fn every_mapped_option_reaches_its_app_field() {
     assert_eq!(worker.kill_timeout, Some(2_500));
     assert_eq!(worker.min_uptime, Some(2_000));
     assert_eq!(worker.max_restarts, Some(3));
-    assert_eq!(worker.max_memory_restart.as_ref().map(MemorySize::bytes), Some(1 << 30));
+    assert_eq!(
+        worker.max_memory_restart.as_ref().map(MemorySize::bytes),
+        Some(1 << 30)
+    );
     assert_eq!(worker.cron_restart.as_deref(), Some("*/30 * * * * *"));
     assert_eq!(worker.wait_ready, Some(false));
     assert_eq!(worker.listen_timeout, Some(3_000));
     assert_eq!(worker.shutdown_with_message, Some(false));
-    assert_eq!(worker.security_context.as_ref().and_then(|s| s.run_as_user), Some(2000));
+    assert_eq!(
+        worker.security_context.as_ref().and_then(|s| s.run_as_user),
+        Some(2000)
+    );
 }
 
 #[test]
@@ -81,10 +102,18 @@ fn every_ignored_option_is_reported_with_its_reason() {
         })
         .collect();
     // Canonical spellings in one app, aliases and camelCase in another.
-    let canonical: Vec<String> = ignored.iter().map(|(o, _)| format!("\"{}\": true", o.name)).collect();
+    let canonical: Vec<String> = ignored
+        .iter()
+        .map(|(o, _)| format!("\"{}\": true", o.name))
+        .collect();
     let others: Vec<String> = ignored
         .iter()
-        .flat_map(|(o, _)| o.aliases.iter().map(|a| a.to_string()).chain([camel_case(o.name)]))
+        .flat_map(|(o, _)| {
+            o.aliases
+                .iter()
+                .map(|a| a.to_string())
+                .chain([camel_case(o.name)])
+        })
         .filter(|s| ignored.iter().all(|(o, _)| o.name != s))
         .map(|s| format!("\"{s}\": true"))
         .collect();
@@ -100,13 +129,22 @@ fn every_ignored_option_is_reported_with_its_reason() {
     assert_eq!(apps.len(), 2, "ignored options do not stop the conversion");
     for (option, why) in &ignored {
         let expected = format!("[0] (a): ignored option '{}': {why}", option.name);
-        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
-        for alias in option.aliases.iter().copied() {
+        assert!(
+            stderr.contains(&expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+        for alias in option.aliases {
             let expected = format!("[1] (b): ignored option '{alias}': {why}");
-            assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+            assert!(
+                stderr.contains(&expected),
+                "missing {expected:?} in:\n{stderr}"
+            );
         }
     }
-    let reported = stderr.lines().filter(|l| l.contains("ignored option")).count();
+    let reported = stderr
+        .lines()
+        .filter(|l| l.contains("ignored option"))
+        .count();
     assert_eq!(reported, canonical.len() + others.len(), "{stderr}");
 }
 
@@ -123,7 +161,9 @@ fn unknown_options_are_reported_never_dropped_silently() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(":5:3: app (web): unknown option 'node_version' ignored: it is not a PM2 option"),
+        stderr.contains(
+            ":5:3: app (web): unknown option 'node_version' ignored: it is not a PM2 option"
+        ),
         "{stderr}"
     );
 }
@@ -149,15 +189,27 @@ fn two_spellings_of_one_option_must_agree() {
 
 #[test]
 fn a_script_with_spaces_runs_through_a_shell_like_pm2() {
-    let file = scratch_file("shell.json", r#"{"name": "web", "script": "npm run start"}"#);
+    let file = scratch_file(
+        "shell.json",
+        r#"{"name": "web", "script": "npm run start"}"#,
+    );
     let (apps, stderr) = convert_ok(&[&file, "--image", "x:1"]);
     assert_eq!(apps[0].spec.script.as_deref(), Some("sh"));
     assert_eq!(apps[0].spec.args, ["-c", "npm run start"]);
-    assert!(stderr.contains("script \"npm run start\" contains spaces"), "{stderr}");
+    assert!(
+        stderr.contains("script \"npm run start\" contains spaces"),
+        "{stderr}"
+    );
     // PM2 would drop args here; readyroll refuses instead of losing them.
-    let file = scratch_file("shell-args.json", r#"{"name": "web", "script": "npm run", "args": "start"}"#);
+    let file = scratch_file(
+        "shell-args.json",
+        r#"{"name": "web", "script": "npm run", "args": "start"}"#,
+    );
     let stderr = convert_err(&[&file, "--image", "x:1"]);
-    assert!(stderr.contains("args: PM2 drops args when script contains spaces"), "{stderr}");
+    assert!(
+        stderr.contains("args: PM2 drops args when script contains spaces"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -168,7 +220,10 @@ fn host_specific_values_are_reported_when_changed() {
     );
     let (apps, stderr) = convert_ok(&[&file, "--image", "x:1"]);
     assert_eq!(apps[0].spec.interpreter.as_deref(), Some("node"));
-    assert!(stderr.contains("interpreter 'node@18.20.0' picks a Node.js version through nvm"), "{stderr}");
+    assert!(
+        stderr.contains("interpreter 'node@18.20.0' picks a Node.js version through nvm"),
+        "{stderr}"
+    );
     assert_eq!(apps[0].spec.security_context, None);
     assert!(stderr.contains("ignored uid \"www-data\""), "{stderr}");
 }
@@ -196,7 +251,11 @@ fn the_mapping_document_covers_every_option() {
             option.name
         );
         if let Meaning::Ignored(why) = option.meaning {
-            assert!(doc.contains(why), "docs/convert.md lacks the reason for `{}`: {why}", option.name);
+            assert!(
+                doc.contains(why),
+                "docs/convert.md lacks the reason for `{}`: {why}",
+                option.name
+            );
         }
     }
 }

@@ -7,7 +7,8 @@ use readyroll::crd::{ExecMode, Instances, MemorySize};
 
 #[test]
 fn a_yaml_ecosystem_converts_with_its_profile() {
-    let (apps, stderr) = convert_ok(&["ecosystem.yaml", "--image", "shop:2", "--env", "production"]);
+    let (apps, stderr) =
+        convert_ok(&["ecosystem.yaml", "--image", "shop:2", "--env", "production"]);
     assert_eq!(apps.len(), 2);
     // append_env_to_name: PM2 names the app web-production under --env production.
     let web = &app(&apps, "web-production").spec;
@@ -16,7 +17,10 @@ fn a_yaml_ecosystem_converts_with_its_profile() {
     assert_eq!(web.wait_ready, Some(true));
     assert_eq!(web.listen_timeout, Some(10_000));
     assert_eq!(web.kill_timeout, Some(5_000));
-    assert_eq!(web.max_memory_restart, Some(MemorySize::parse("512M").unwrap()));
+    assert_eq!(
+        web.max_memory_restart,
+        Some(MemorySize::parse("512M").unwrap())
+    );
     assert_eq!(web.env["PORT"], "3000");
     assert_eq!(web.profile.as_deref(), Some("production"));
     let worker = &app(&apps, "worker").spec;
@@ -47,7 +51,10 @@ fn wrong_yaml_values_are_positioned() {
 #[test]
 fn a_yaml_syntax_error_is_positioned() {
     let stderr = convert_err(&["syntax-error.yaml", "--image", "x:1"]);
-    assert!(stderr.starts_with("syntax-error.yaml:4:14: YAML: "), "{stderr}");
+    assert!(
+        stderr.starts_with("syntax-error.yaml:4:14: YAML: "),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -55,8 +55,15 @@ pub fn convert_err(args: &[&str]) -> String {
     let mut full = vec!["convert"];
     full.extend_from_slice(args);
     let run = readyroll(&full);
-    assert!(!run.success, "readyroll {full:?} should fail:\n{}", run.stdout);
-    assert_eq!(run.stdout, "", "nothing may be printed on stdout when a file has errors");
+    assert!(
+        !run.success,
+        "readyroll {full:?} should fail:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout, "",
+        "nothing may be printed on stdout when a file has errors"
+    );
     run.stderr
 }
 
@@ -88,7 +95,10 @@ pub fn assert_valid_for_crd(app: &App) {
         assert_eq!(Instances::from_pm2(i64::from(i.as_pm2())), Ok(i));
     }
     if let Some(ms) = spec.listen_timeout {
-        assert!((1..=MAX_DURATION_MS).contains(&ms), "{name}: listenTimeout {ms}");
+        assert!(
+            (1..=MAX_DURATION_MS).contains(&ms),
+            "{name}: listenTimeout {ms}"
+        );
     }
     for ms in [spec.kill_timeout, spec.min_uptime].into_iter().flatten() {
         assert!((0..=MAX_DURATION_MS).contains(&ms), "{name}: {ms}");
@@ -97,7 +107,11 @@ pub fn assert_valid_for_crd(app: &App) {
         assert!((0..=1_000_000).contains(&n), "{name}: maxRestarts {n}");
     }
     if let Some(m) = &spec.max_memory_restart {
-        assert_eq!(MemorySize::parse(&m.to_string()).as_ref(), Ok(m), "{name}: maxMemoryRestart");
+        assert_eq!(
+            MemorySize::parse(&m.to_string()).as_ref(),
+            Ok(m),
+            "{name}: maxMemoryRestart"
+        );
     }
     if let Some(cron) = &spec.cron_restart {
         assert!(!cron.trim().is_empty(), "{name}: cronRestart");
@@ -106,7 +120,10 @@ pub fn assert_valid_for_crd(app: &App) {
         assert!((1..=65535).contains(&port), "{name}: port {port}");
     }
     if let Some(profile) = &spec.profile {
-        assert!(spec.env_profiles.contains_key(profile), "{name}: profile {profile}");
+        assert!(
+            spec.env_profiles.contains_key(profile),
+            "{name}: profile {profile}"
+        );
     }
 }
 
