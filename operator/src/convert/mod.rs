@@ -7,8 +7,10 @@
 //! error yields no App at all.
 
 mod app;
+mod command;
 mod diagnostic;
 mod ecosystem;
+mod env;
 mod fields;
 mod js;
 mod json;
