@@ -22,3 +22,9 @@ cluster-down:
 test-e2e:
 	kubeconfig="$$($(CLUSTER_SCRIPTS)/up.sh | tail -n 1)"; \
 	READYROLL_E2E=1 KUBECONFIG="$$kubeconfig" cargo test -p readyroll-e2e
+.PHONY: crds
+
+# Regenerate the CRD YAML from the Rust types (a test fails when it is stale).
+crds:
+	cargo run -q -p readyroll -- crd > crds/apps.readyroll.dev.yaml.tmp
+	mv crds/apps.readyroll.dev.yaml.tmp crds/apps.readyroll.dev.yaml

@@ -1,0 +1,180 @@
+//! The mapped PM2 options of one app, read into `AppSpec` fields with the
+//! limits the CRD enforces, so a converted App is one `kubectl apply` accepts.
+
+use k8s_openapi::api::core::v1::SecurityContext;
+
+use crate::crd::{AppSpec, ExecMode, Instances, MemorySize, MAX_DURATION_MS};
+
+use super::app::Keys;
+use super::report::{join, Report};
+use super::tree::{Entry, Node, Value};
+use super::values;
+use super::{command, env};
+
+/// The mapped options of one app and where to report about them.
+pub struct Fields<'a, 'r> {
+    pub keys: &'a Keys<'a>,
+    /// `apps[0]`: prefixes option names in errors.
+    pub path: &'a str,
+    /// `apps[0] (web)`: names the app in warnings.
+    pub label: &'a str,
+    pub report: &'r mut Report,
+}
+
+impl<'a> Fields<'a, '_> {
+    /// The entry of a mapped option, under whichever spelling the file used.
+    pub fn get(&self, option: &str) -> Option<&'a Entry> {
+        self.keys.mapped.get(option).copied()
+    }
+
+    /// Reads `option` with `parse`; a failure becomes an error at the value.
+    pub fn read<T>(
+        &mut self,
+        option: &str,
+        parse: impl FnOnce(&Node) -> Result<T, String>,
+    ) -> Option<T> {
+        let entry = self.get(option)?;
+        parse(&entry.value)
+            .map_err(|why| {
+                let at = join(self.path, &entry.key);
+                self.report.error(entry.value.pos, format!("{at}: {why}"))
+            })
+            .ok()
+    }
+}
+
+pub fn apply(fields: &mut Fields<'_, '_>, spec: &mut AppSpec) {
+    command::apply(fields, spec);
+    lifecycle(fields, spec);
+    env::apply(fields, spec);
+    identity(fields, spec);
+    // Used for the name (app.rs); read here so a wrong type is reported.
+    fields.read("append_env_to_name", values::boolean);
+}
+
+/// How many, and PM2's start and stop contract.
+fn lifecycle(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
+    spec.instances = f.read("instances", instances);
+    spec.exec_mode = f.read("exec_mode", exec_mode);
+    spec.wait_ready = f.read("wait_ready", values::boolean);
+    spec.shutdown_with_message = f.read("shutdown_with_message", values::boolean);
+    spec.listen_timeout = f.read("listen_timeout", |n| {
+        values::integer_in(n, "milliseconds", 1, MAX_DURATION_MS)
+    });
+    spec.kill_timeout = f.read("kill_timeout", |n| {
+        values::integer_in(n, "milliseconds", 0, MAX_DURATION_MS)
+    });
+    spec.min_uptime = f.read("min_uptime", |n| {
+        values::duration_ms(n).and_then(|ms| {
+            (ms <= MAX_DURATION_MS).then_some(ms).ok_or_else(|| {
+                format!("{ms} ms is out of range: at most {MAX_DURATION_MS} (one day)")
+            })
+        })
+    });
+    spec.max_restarts = f
+        .read("max_restarts", |n| {
+            values::integer_in(n, "restarts", 0, 1_000_000)
+        })
+        .map(|n| n as i32);
+    spec.max_memory_restart = f.read("max_memory_restart", memory);
+    spec.cron_restart = f.read("cron_restart", cron).flatten();
+}
+
+/// PM2's `uid`/`gid`: numeric ids carry over; user and group names only
+/// mean something on the PM2 host.
+fn identity(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
+    let run_as_user = f.read("uid", id).flatten();
+    let run_as_group = f.read("gid", id).flatten();
+    for (option, field) in [("uid", "runAsUser"), ("gid", "runAsGroup")] {
+        let Some(e) = f.get(option) else { continue };
+        if let Value::Str(s) = &e.value.value {
+            if s.trim().parse::<i64>().is_err() {
+                f.report.warning(
+                    e.value.pos,
+                    format!(
+                        "{}: ignored {} {s:?}: PM2 looks names up in its host's /etc/passwd; \
+                         set spec.securityContext.{field} to a numeric id instead",
+                        f.label, e.key
+                    ),
+                );
+            }
+        }
+    }
+    if run_as_user.is_some() || run_as_group.is_some() {
+        spec.security_context = Some(SecurityContext {
+            run_as_user,
+            run_as_group,
+            ..SecurityContext::default()
+        });
+    }
+}
+
+pub fn non_empty(node: &Node) -> Result<String, String> {
+    let s = values::string(node)?;
+    if s.is_empty() {
+        Err("must not be empty (leave the option out instead)".to_string())
+    } else {
+        Ok(s)
+    }
+}
+
+/// PM2: `"max"` is one per CPU; numbers (or numeric strings) keep PM2's meaning.
+fn instances(node: &Node) -> Result<Instances, String> {
+    if let Value::Str(s) = &node.value {
+        if s.trim() == "max" {
+            return Ok(Instances::PerCpu);
+        }
+    }
+    let n = values::integer(node, "a count or \"max\"")?;
+    Instances::from_pm2(n)
+}
+
+fn exec_mode(node: &Node) -> Result<ExecMode, String> {
+    match values::string(node)?.as_str() {
+        "cluster" | "cluster_mode" => Ok(ExecMode::Cluster),
+        "fork" | "fork_mode" => Ok(ExecMode::Fork),
+        other => Err(format!(
+            "expected \"cluster\" or \"fork\" (or \"cluster_mode\", \"fork_mode\"), got {other:?}"
+        )),
+    }
+}
+
+/// PM2's `max_memory_restart`: `"300M"`-style strings or a byte count.
+fn memory(node: &Node) -> Result<MemorySize, String> {
+    if let Value::Str(s) = &node.value {
+        return MemorySize::parse(s.trim());
+    }
+    let bytes = values::integer(node, "a memory size such as \"300M\" or a byte count")?;
+    u64::try_from(bytes)
+        .map_err(|_| format!("{bytes} is negative: a memory limit must be positive"))
+        .and_then(MemorySize::from_bytes)
+}
+
+/// A cron expression of 5 fields (or 6 with seconds). PM2 treats an empty
+/// value (or `0`) as "no cron restart".
+fn cron(node: &Node) -> Result<Option<String>, String> {
+    let expected = || {
+        format!(
+            "expected a cron expression of 5 fields (or 6 with seconds) such as \"0 3 * * *\", got {}",
+            node.describe()
+        )
+    };
+    match &node.value {
+        Value::Str(s) if s.trim().is_empty() => Ok(None),
+        Value::Str(s) => match s.split_whitespace().count() {
+            5 | 6 => Ok(Some(s.trim().to_string())),
+            _ => Err(expected()),
+        },
+        Value::Int(0) => Ok(None),
+        _ => Err(expected()),
+    }
+}
+
+/// A numeric user or group id; a name (string) yields `None` and is
+/// reported by the caller.
+fn id(node: &Node) -> Result<Option<i64>, String> {
+    match &node.value {
+        Value::Str(s) if s.trim().parse::<i64>().is_err() => Ok(None),
+        _ => values::integer_in(node, "a numeric id", 0, i64::from(u32::MAX)).map(Some),
+    }
+}
