@@ -1,0 +1,24 @@
+# Local Kubernetes for the end-to-end tests. See e2e/cluster/.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+
+CLUSTER_SCRIPTS := e2e/cluster
+
+.PHONY: binaries cluster-up cluster-down test-e2e
+
+# Builds the pinned kubernetes, etcd, kwok and helm binaries (reused when already built).
+binaries:
+	$(CLUSTER_SCRIPTS)/build-binaries.sh
+
+# Starts (or reuses) the local cluster; the last line printed is the admin kubeconfig.
+cluster-up: binaries
+	$(CLUSTER_SCRIPTS)/up.sh
+
+# Stops every process of the local cluster and discards its state.
+cluster-down:
+	$(CLUSTER_SCRIPTS)/down.sh
+
+# End-to-end tests against the local cluster (started if needed).
+test-e2e:
+	kubeconfig="$$($(CLUSTER_SCRIPTS)/up.sh | tail -n 1)"; \
+	READYROLL_E2E=1 KUBECONFIG="$$kubeconfig" cargo test -p readyroll-e2e

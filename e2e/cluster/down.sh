@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Stops everything up.sh started and leaves no process behind. The real node (node-down.sh)
+# goes first, as it owns the mounts and iptables rules. Cluster state is discarded, so the
+# next up.sh starts empty; certificates and logs stay. --purge removes the whole cluster dir.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=env.sh
+source "$here/env.sh"
+# shellcheck source=lib/log.sh
+source "$here/lib/log.sh"
+# shellcheck source=lib/procs.sh
+source "$here/lib/procs.sh"
+# shellcheck source=lib/control-plane.sh
+source "$here/lib/control-plane.sh"
+
+main() {
+  local purge=false
+  case "${1:-}" in
+    "") ;;
+    --purge) purge=true ;;
+    *) die "usage: down.sh [--purge]" ;;
+  esac
+  if [[ -x "$here/node-down.sh" ]]; then
+    "$here/node-down.sh"
+  fi
+  stop_daemon kwok
+  local i
+  for ((i = ${#CONTROL_PLANE_DAEMONS[@]} - 1; i >= 0; i--)); do
+    stop_daemon "${CONTROL_PLANE_DAEMONS[i]}"
+  done
+  rm -rf "$CLUSTER_DIR/etcd" "$RUN_DIR"
+  if [[ "$purge" == true ]]; then
+    rm -rf "$CLUSTER_DIR"
+    log "removed $CLUSTER_DIR"
+  fi
+  log "cluster down"
+}
+
+main "$@"

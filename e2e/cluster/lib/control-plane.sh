@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# etcd, kube-apiserver, kube-controller-manager and kube-scheduler as local processes.
+# Flags follow Kubernetes' hack/local-up-cluster.sh. Needs env.sh, log.sh, procs.sh, pki.sh.
+
+# Everything in-cluster that is signed (service account tokens) names this issuer.
+SERVICE_ACCOUNT_ISSUER=https://kubernetes.default.svc.cluster.local
+
+etcd_healthy() { curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'; }
+
+apiserver_ready() {
+  curl -sf --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key" \
+    "https://127.0.0.1:$APISERVER_PORT/readyz" | grep -qx ok
+}
+
+# The components' own /healthz is allowed without authentication by default.
+component_healthy() { curl -skf "https://127.0.0.1:$1/healthz" | grep -qx ok; }
+controller_manager_healthy() { component_healthy "$CONTROLLER_MANAGER_PORT"; }
+scheduler_healthy() { component_healthy "$SCHEDULER_PORT"; }
+
+start_etcd() {
+  daemon_running etcd && return
+  # The cluster is disposable test state: skipping fsync makes every API write much faster.
+  start_daemon etcd "$ETCD_BIN/etcd" \
+    --name=readyroll \
+    --data-dir="$CLUSTER_DIR/etcd" \
+    --listen-client-urls="http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --advertise-client-urls="http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster="readyroll=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync \
+    --log-level=warn
+}
+
+start_apiserver() {
+  daemon_running kube-apiserver && return
+  start_daemon kube-apiserver "$KUBERNETES_BIN/kube-apiserver" \
+    --bind-address=0.0.0.0 \
+    --secure-port="$APISERVER_PORT" \
+    --advertise-address="$APISERVER_ADVERTISE_ADDRESS" \
+    --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --cert-dir="$CLUSTER_DIR/apiserver" \
+    --tls-cert-file="$PKI_DIR/apiserver.crt" \
+    --tls-private-key-file="$PKI_DIR/apiserver.key" \
+    --client-ca-file="$PKI_DIR/ca.crt" \
+    --kubelet-client-certificate="$PKI_DIR/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$PKI_DIR/apiserver-kubelet-client.key" \
+    --service-account-issuer="$SERVICE_ACCOUNT_ISSUER" \
+    --service-account-key-file="$PKI_DIR/sa.pub" \
+    --service-account-signing-key-file="$PKI_DIR/sa.key" \
+    --service-cluster-ip-range="$SERVICE_CLUSTER_IP_RANGE" \
+    --authorization-mode=Node,RBAC \
+    --allow-privileged=true \
+    --v=1
+}
+
+start_controller_manager() {
+  daemon_running kube-controller-manager && return
+  local kubeconfig="$CLUSTER_DIR/controller-manager.kubeconfig"
+  write_kubeconfig "$kubeconfig" controller-manager
+  start_daemon kube-controller-manager "$KUBERNETES_BIN/kube-controller-manager" \
+    --kubeconfig="$kubeconfig" \
+    --authentication-kubeconfig="$kubeconfig" \
+    --authorization-kubeconfig="$kubeconfig" \
+    --bind-address=127.0.0.1 \
+    --secure-port="$CONTROLLER_MANAGER_PORT" \
+    --controllers='*' \
+    --use-service-account-credentials=true \
+    --service-account-private-key-file="$PKI_DIR/sa.key" \
+    --root-ca-file="$PKI_DIR/ca.crt" \
+    --cluster-signing-cert-file="$PKI_DIR/ca.crt" \
+    --cluster-signing-key-file="$PKI_DIR/ca.key" \
+    --service-cluster-ip-range="$SERVICE_CLUSTER_IP_RANGE" \
+    --cluster-cidr="$CLUSTER_CIDR" \
+    --leader-elect=false \
+    --v=1
+}
+
+start_scheduler() {
+  daemon_running kube-scheduler && return
+  local kubeconfig="$CLUSTER_DIR/scheduler.kubeconfig"
+  write_kubeconfig "$kubeconfig" scheduler
+  start_daemon kube-scheduler "$KUBERNETES_BIN/kube-scheduler" \
+    --kubeconfig="$kubeconfig" \
+    --authentication-kubeconfig="$kubeconfig" \
+    --authorization-kubeconfig="$kubeconfig" \
+    --bind-address=127.0.0.1 \
+    --secure-port="$SCHEDULER_PORT" \
+    --leader-elect=false \
+    --v=1
+}
+
+# The daemons up.sh starts, in start order; down.sh stops them in reverse.
+# shellcheck disable=SC2034 # read by up.sh and down.sh
+CONTROL_PLANE_DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler)

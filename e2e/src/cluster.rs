@@ -1,0 +1,129 @@
+use std::{io::Write as _, path::PathBuf, sync::Once};
+
+use kube::{
+    config::{AuthInfo, KubeConfigOptions, Kubeconfig},
+    Client, Config,
+};
+
+use crate::Error;
+
+/// Set to `1` to run the end-to-end tests; without it they are skipped with a warning.
+pub const E2E_ENV: &str = "READYROLL_E2E";
+
+/// A connection to the cluster under test.
+#[derive(Clone)]
+pub struct Cluster {
+    client: Client,
+    config: Config,
+    kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    /// The kubeconfig used: `$KUBECONFIG` (its first entry) when set, else the admin
+    /// kubeconfig of the local cluster that `make cluster-up` writes.
+    pub fn kubeconfig_path() -> PathBuf {
+        if let Some(first) = std::env::var_os("KUBECONFIG")
+            .and_then(|paths| std::env::split_paths(&paths).find(|p| !p.as_os_str().is_empty()))
+        {
+            return first;
+        }
+        local_cluster_dir().join("admin.kubeconfig")
+    }
+
+    /// Connects and checks that the API server answers.
+    pub async fn connect() -> Result<Self, Error> {
+        let kubeconfig = Self::kubeconfig_path();
+        let file = Kubeconfig::read_from(&kubeconfig).map_err(|source| Error::Kubeconfig {
+            path: kubeconfig.clone(),
+            source,
+        })?;
+        let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+            .await
+            .map_err(|source| Error::Kubeconfig {
+                path: kubeconfig.clone(),
+                source,
+            })?;
+        let client = Client::try_from(config.clone())?;
+        client
+            .apiserver_version()
+            .await
+            .map_err(|source| Error::Unreachable {
+                path: kubeconfig.clone(),
+                source,
+            })?;
+        Ok(Self {
+            client,
+            config,
+            kubeconfig,
+        })
+    }
+
+    /// The cluster for a test, or `None` (after a loud warning) when `READYROLL_E2E` is unset.
+    ///
+    /// # Panics
+    /// When `READYROLL_E2E` is set and the cluster cannot be reached: a requested end-to-end
+    /// run must fail rather than pass without testing anything.
+    pub async fn connect_or_skip() -> Option<Self> {
+        if std::env::var_os(E2E_ENV).is_none() {
+            warn_skipped_once();
+            return None;
+        }
+        match Self::connect().await {
+            Ok(cluster) => Some(cluster),
+            Err(err) => panic!("{E2E_ENV} is set but the test cluster is unusable: {err}"),
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// The client configuration, e.g. to build clients with other credentials.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn kubeconfig(&self) -> &PathBuf {
+        &self.kubeconfig
+    }
+
+    /// A client for the same API server that authenticates with a bearer token only
+    /// (for example a ServiceAccount token from a TokenRequest).
+    pub fn client_with_token(&self, token: &str) -> Result<Client, Error> {
+        let mut config = self.config.clone();
+        config.auth_info = AuthInfo {
+            token: Some(token.to_owned().into()),
+            ..AuthInfo::default()
+        };
+        Ok(Client::try_from(config)?)
+    }
+}
+
+/// Written straight to stderr: libtest captures `eprintln!` of passing tests, and a skip must
+/// not go unnoticed. Once per test binary is enough.
+fn warn_skipped_once() {
+    static WARNED: Once = Once::new();
+    WARNED.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n********************************************************************\n\
+             SKIPPED: end-to-end tests not run because {E2E_ENV} is unset.\n\
+             Run `make test-e2e` (or `make cluster-up`, then {E2E_ENV}=1 cargo test).\n\
+             ********************************************************************"
+        );
+    });
+}
+
+/// Mirrors e2e/cluster/env.sh: `${READYROLL_CLUSTER_DIR:-${READYROLL_CACHE:-$HOME/.cache/readyroll}/cluster}`.
+fn local_cluster_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("READYROLL_CLUSTER_DIR") {
+        return dir.into();
+    }
+    let cache = std::env::var_os("READYROLL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".cache").join("readyroll")
+        });
+    cache.join("cluster")
+}

@@ -1,0 +1,29 @@
+//! Test harness for readyroll's end-to-end tests against a real Kubernetes API server.
+//!
+//! The local cluster comes from `make cluster-up` (scripts in `e2e/cluster/`). Tests call
+//! [`Cluster::connect_or_skip`]: without `READYROLL_E2E` they are skipped loudly, with
+//! `READYROLL_E2E=1` a missing or unreachable cluster fails them.
+//!
+//! Each test works in its own [`TestNamespace`], which is deleted when dropped and whose
+//! objects are printed when the test panics. Fake nodes come from kwok via [`KwokNode`];
+//! [`wait_for`] waits on any object with a [`kube::runtime::wait::Condition`].
+#![forbid(unsafe_code)]
+
+mod background;
+mod cluster;
+pub mod conditions;
+mod dump;
+mod error;
+pub mod kwok;
+mod must;
+mod names;
+mod namespace;
+mod wait;
+
+pub use cluster::{Cluster, E2E_ENV};
+pub use dump::dump_namespace;
+pub use error::Error;
+pub use kwok::KwokNode;
+pub use must::Must;
+pub use namespace::TestNamespace;
+pub use wait::{wait_for, wait_for_deletion};
