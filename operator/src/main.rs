@@ -1,7 +1,18 @@
-use std::io::Write;
+#![forbid(unsafe_code)]
 
-fn main() -> anyhow::Result<()> {
-    let yaml = readyroll::crd::crd_yaml()?;
-    std::io::stdout().write_all(yaml.as_bytes())?;
-    Ok(())
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command.execute() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

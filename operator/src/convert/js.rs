@@ -1,0 +1,96 @@
+//! JavaScript ecosystem files (`ecosystem.config.js`, `.cjs`, `.mjs`),
+//! evaluated by `node` exactly as PM2 would load them, then read as JSON.
+//! Positions are not reported for them: the file is code, not data.
+
+use std::io::ErrorKind;
+use std::path::Path;
+use std::process::Command;
+
+use super::diagnostic::Diagnostic;
+use super::tree::Node;
+
+/// Marks the line where the exported configuration starts, so anything the
+/// file itself prints cannot be mistaken for it.
+const MARKER: &str = "--readyroll-ecosystem-json--";
+
+/// Loads the file's export (`module.exports` or `export default`) and prints
+/// it as JSON after the marker. `import()` loads CommonJS and ES modules
+/// alike. The file's own console output goes to stderr; an error thrown
+/// while loading is left uncaught so node reports it in its own words.
+const LOADER: &str = r#"
+const { pathToFileURL } = require("node:url");
+const path = require("node:path");
+for (const level of ["log", "info", "debug"]) console[level] = console.error;
+import(pathToFileURL(path.resolve(process.argv[1])).href).then((mod) => {
+  const config = mod.default !== undefined ? mod.default : { ...mod };
+  const json = JSON.stringify(config);
+  process.stdout.write("\n@MARKER@\n" + (json === undefined ? "" : json) + "\n");
+  process.exit(0);
+});
+"#;
+
+/// The file's export as a tree, plus a warning carrying whatever the file
+/// printed while it was loaded.
+pub fn load(path: &Path, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+    let output = Command::new("node")
+        .arg("-e")
+        .arg(LOADER.replace("@MARKER@", MARKER))
+        .arg(path)
+        .output()
+        .map_err(|e| {
+            let why = if e.kind() == ErrorKind::NotFound {
+                "`node` was not found on PATH. Install Node.js, or turn the file into JSON \
+                 (node -p 'JSON.stringify(require(\"./ecosystem.config.js\"))' > ecosystem.json)"
+                    .to_string()
+            } else {
+                format!("could not run `node`: {e}")
+            };
+            Diagnostic::error(
+                file,
+                None,
+                format!("evaluating a JavaScript ecosystem file needs node: {why}"),
+            )
+        })?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let json = match stdout.rsplit_once(&format!("\n{MARKER}\n")) {
+        Some((_, json)) if output.status.success() => json.trim(),
+        _ => {
+            return Err(Diagnostic::error(
+                file,
+                None,
+                format!(
+                    "node could not load the file ({}):\n{}",
+                    output.status,
+                    stderr.trim_end()
+                ),
+            ))
+        }
+    };
+    let mut notes = Vec::new();
+    if !stderr.trim().is_empty() {
+        notes.push(Diagnostic::warning(
+            file,
+            None,
+            format!(
+                "node printed while loading the file:\n{}",
+                stderr.trim_end()
+            ),
+        ));
+    }
+    if json.is_empty() {
+        return Err(Diagnostic::error(
+            file,
+            None,
+            "the file exports nothing JSON can hold (expected module.exports = { apps: [...] })",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+        Diagnostic::error(
+            file,
+            None,
+            format!("the export could not be read as JSON: {e}"),
+        )
+    })?;
+    Ok((Node::from_json(&value), notes))
+}

@@ -1,0 +1,254 @@
+//! `readyroll convert`: a PM2 ecosystem file (`.json`, `.yaml`/`.yml`, or
+//! `.js`/`.cjs`/`.mjs` evaluated by node) → `App` resources.
+//!
+//! Every PM2 option is either carried into the App or reported as having
+//! no meaning in a pod; unknown keys are reported too. Wrong values are
+//! errors naming the file, line, column and option, and a file with any
+//! error yields no App at all.
+
+mod app;
+mod diagnostic;
+mod ecosystem;
+mod fields;
+mod js;
+mod json;
+mod name;
+mod options;
+mod report;
+mod tree;
+mod values;
+mod yaml;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::crd::App;
+
+pub use diagnostic::{Diagnostic, Pos, Severity};
+pub use name::{is_dns_label, is_namespace};
+pub use options::{camel_case, Meaning, Pm2Option, IMAGE_KEY, OPTIONS};
+
+use report::{join, Report};
+use tree::Node;
+
+/// What the command line adds to the file.
+#[derive(Clone, Debug, Default)]
+pub struct ConvertOptions {
+    /// Container image for apps without their own `image` key.
+    pub image: Option<String>,
+    /// `metadata.namespace` of every App; none leaves it to `kubectl`.
+    pub namespace: Option<String>,
+    /// PM2's `--env NAME`: the `env_NAME` profile to select.
+    pub profile: Option<String>,
+}
+
+/// A converted file: the Apps, in file order, and the warnings about it.
+#[derive(Debug)]
+pub struct Conversion {
+    pub apps: Vec<App>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Why a file was not converted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: unsupported file type: expected .json, .yaml, .yml, .js, .cjs or .mjs")]
+    UnsupportedFormat { file: String },
+    #[error("{message}")]
+    Options { message: String },
+    /// The file has problems; `diagnostics` lists them (and any warnings).
+    #[error("{file}: {}; no App written", problems(diagnostics))]
+    Invalid {
+        file: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+/// How an ecosystem file is read, from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+    JavaScript,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()? {
+            "json" => Some(Format::Json),
+            "yaml" | "yml" => Some(Format::Yaml),
+            "js" | "cjs" | "mjs" => Some(Format::JavaScript),
+            _ => None,
+        }
+    }
+}
+
+/// Converts the ecosystem file at `path`.
+pub fn convert_file(path: &Path, opts: &ConvertOptions) -> Result<Conversion, ConvertError> {
+    let file = path.display().to_string();
+    let format =
+        Format::of(path).ok_or_else(|| ConvertError::UnsupportedFormat { file: file.clone() })?;
+    check_options(opts)?;
+    let mut report = Report::new(&file);
+    let root = match format {
+        Format::JavaScript => js::load(path, &file).map(|(root, notes)| {
+            notes.into_iter().for_each(|n| report.push(n));
+            root
+        }),
+        Format::Json | Format::Yaml => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConvertError::Read {
+                file: file.clone(),
+                source,
+            })?;
+            parse(&text, format, &file)
+        }
+    };
+    finish(root, file, opts, report)
+}
+
+/// Converts ecosystem text already in memory; `file` names it in messages.
+pub fn convert_text(
+    text: &str,
+    format: Format,
+    file: &str,
+    opts: &ConvertOptions,
+) -> Result<Conversion, ConvertError> {
+    check_options(opts)?;
+    let root = match format {
+        Format::JavaScript => {
+            return Err(ConvertError::UnsupportedFormat {
+                file: file.to_string(),
+            })
+        }
+        _ => parse(text, format, file),
+    };
+    finish(root, file.to_string(), opts, Report::new(file))
+}
+
+/// The Apps as YAML documents separated by `---`, ready for `kubectl apply -f -`.
+pub fn to_yaml(apps: &[App]) -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for app in apps {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(app)?);
+    }
+    Ok(out)
+}
+
+fn problems(diagnostics: &[Diagnostic]) -> String {
+    match diagnostics.iter().filter(|d| d.is_error()).count() {
+        1 => "1 problem".to_string(),
+        n => format!("{n} problems"),
+    }
+}
+
+fn parse(text: &str, format: Format, file: &str) -> Result<Node, Diagnostic> {
+    match format {
+        Format::Json => json::load(text, file),
+        _ => yaml::load(text, file),
+    }
+}
+
+fn check_options(opts: &ConvertOptions) -> Result<(), ConvertError> {
+    let invalid = |message: String| Err(ConvertError::Options { message });
+    if let Some(image) = &opts.image {
+        if image.trim().is_empty() {
+            return invalid("--image must not be empty".to_string());
+        }
+    }
+    if let Some(ns) = &opts.namespace {
+        if !is_namespace(ns) {
+            return invalid(format!(
+                "--namespace {ns:?} is not a valid namespace: lowercase letters, digits and '-', \
+                 starting and ending with a letter or digit, at most 63 characters"
+            ));
+        }
+    }
+    if let Some(profile) = &opts.profile {
+        if profile.is_empty() || profile.chars().any(char::is_whitespace) {
+            return invalid(format!(
+                "--env {profile:?}: a profile name has no spaces, as in --env production"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn finish(
+    root: Result<Node, Diagnostic>,
+    file: String,
+    opts: &ConvertOptions,
+    mut report: Report,
+) -> Result<Conversion, ConvertError> {
+    let apps = match root {
+        Ok(root) => convert_tree(&root, opts, &mut report),
+        Err(diagnostic) => {
+            report.push(diagnostic);
+            Vec::new()
+        }
+    };
+    let mut diagnostics = report.into_items();
+    // In file order; messages about the whole file (no position) last.
+    diagnostics.sort_by_key(|d| (d.pos.is_none(), d.pos));
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(ConvertError::Invalid { file, diagnostics });
+    }
+    Ok(Conversion { apps, diagnostics })
+}
+
+fn convert_tree(root: &Node, opts: &ConvertOptions, report: &mut Report) -> Vec<App> {
+    let entries = ecosystem::apps(root, report);
+    if entries.is_empty() {
+        if report.error_count() == 0 {
+            report.error(root.pos, "no apps: the apps list is empty");
+        }
+        return Vec::new();
+    }
+    let ctx = app::Context {
+        default_image: opts.image.as_deref(),
+        profile: opts.profile.as_deref(),
+    };
+    let converted: Vec<_> = entries
+        .iter()
+        .filter_map(|(path, node)| app::convert(node, path, &ctx, report))
+        .collect();
+
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for c in &converted {
+        if let Some(first) = seen.insert(&c.name, &c.path) {
+            report.error(
+                c.name_pos,
+                format!(
+                    "{}: {:?} is already the name of {first}; two Apps in one namespace need different names",
+                    join(&c.path, "name"),
+                    c.name
+                ),
+            );
+        }
+    }
+    if let Some(profile) = &opts.profile {
+        let defined = entries.iter().any(|(_, node)| {
+            node.as_map()
+                .is_some_and(|m| m.iter().any(|e| e.key == format!("env_{profile}")))
+        });
+        if !defined {
+            report.error(
+                None,
+                format!("--env {profile}: no app defines env_{profile}"),
+            );
+        }
+    }
+    converted
+        .into_iter()
+        .map(|c| {
+            let mut app = App::new(&c.name, c.spec);
+            app.metadata.namespace = opts.namespace.clone();
+            app
+        })
+        .collect()
+}
