@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: binaries cluster-up cluster-down test-e2e
+.PHONY: binaries cluster-up cluster-down test-e2e crds
 
 # Builds the pinned kubernetes, etcd, kwok and helm binaries (reused when already built).
 binaries:
@@ -22,3 +22,8 @@ cluster-down:
 test-e2e:
 	kubeconfig="$$($(CLUSTER_SCRIPTS)/up.sh | tail -n 1)"; \
 	READYROLL_E2E=1 KUBECONFIG="$$kubeconfig" cargo test -p readyroll-e2e
+
+# Regenerates the CRD YAML from the Rust types: crds/ and the chart's copy.
+crds:
+	cargo run --quiet -p readyroll -- crd > crds/apps.readyroll.dev.yaml
+	cp crds/apps.readyroll.dev.yaml charts/readyroll/crds/apps.readyroll.dev.yaml

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use readyroll::convert::{self, ConvertError, ConvertOptions};
+use readyroll::telemetry::ProbeArgs;
 
 /// `0.1.0 (commit 1a2b3c4d5e6f)`; build.rs supplies the commit.
 pub const VERSION: &str = concat!(
@@ -68,6 +69,9 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Print the version and the git commit it was built from.
     Version,
+    /// GET an http:// URL; exit 0 on a 2xx answer, 1 otherwise (health checks from the operator image).
+    #[command(after_help = "Example:\n  readyroll probe http://10.96.0.20:8080/readyz")]
+    Probe(ProbeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +103,7 @@ impl Command {
                 println!("readyroll {VERSION}");
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Probe(args) => probe(&args),
         }
     }
 }
@@ -119,6 +124,23 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
     {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
         _ => Ok(()),
+    }
+}
+
+fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match runtime.block_on(args.run()) {
+        Ok(answer) => {
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failed) => {
+            eprintln!("error: {failed}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 
