@@ -23,7 +23,10 @@ test-e2e:
 	kubeconfig="$$($(CLUSTER_SCRIPTS)/up.sh | tail -n 1)"; \
 	READYROLL_E2E=1 KUBECONFIG="$$kubeconfig" cargo test -p readyroll-e2e
 
-# Regenerates the CRD YAML from the Rust types: crds/ and the chart's copy.
+# Regenerates the CRD YAML from the Rust types: crds/ and the chart's copy (a test fails when
+# either is stale).
 crds:
-	cargo run --quiet -p readyroll -- crd > crds/apps.readyroll.dev.yaml
+	cargo run -q -p readyroll -- crd > crds/apps.readyroll.dev.yaml.tmp
+	mv crds/apps.readyroll.dev.yaml.tmp crds/apps.readyroll.dev.yaml
 	cp crds/apps.readyroll.dev.yaml charts/readyroll/crds/apps.readyroll.dev.yaml
+

@@ -21,8 +21,11 @@ main() {
     --purge) purge=true ;;
     *) die "usage: down.sh [--purge]" ;;
   esac
+  take_cluster_lock
+  local node_failed=false
   if [[ -x "$here/node-down.sh" ]]; then
-    "$here/node-down.sh"
+    # The control plane is stopped even when the node could not be, then the failure reported.
+    "$here/node-down.sh" 9>&- || node_failed=true
   fi
   stop_daemon kwok
   local i
@@ -34,6 +37,7 @@ main() {
     rm -rf "$CLUSTER_DIR"
     log "removed $CLUSTER_DIR"
   fi
+  [[ "$node_failed" == false ]] || die "node-down.sh failed; the control plane was stopped anyway"
   log "cluster down"
 }
 

@@ -33,6 +33,7 @@ fail_with_log() {
 }
 
 start_control_plane() {
+  date -u +%FT%TZ >"$RUN_DIR/started-at"
   ensure_control_plane_pki
   write_kubeconfig "$KUBECONFIG" admin
   start_etcd
@@ -55,16 +56,16 @@ main() {
   local start
   start="$(now_s)"
   "$here/build-binaries.sh"
-  mkdir -p "$CLUSTER_DIR" "$LOG_DIR" "$RUN_DIR"
+  take_cluster_lock
+  mkdir -p "$LOG_DIR" "$RUN_DIR"
   if control_plane_healthy; then
     log "reusing the running control plane (started $(cat "$RUN_DIR/started-at" 2>/dev/null || echo '?'))"
   else
     start_control_plane
-    date -u +%FT%TZ >"$RUN_DIR/started-at"
   fi
-  "$here/kwok-up.sh"
+  "$here/kwok-up.sh" 9>&-
   if [[ -x "$here/node-up.sh" && "${READYROLL_REAL_NODE:-1}" != 0 ]]; then
-    "$here/node-up.sh"
+    "$here/node-up.sh" 9>&-
   fi
   log "cluster up in $(elapsed "$start"); kubectl: export KUBECONFIG=$KUBECONFIG"
   echo "$KUBECONFIG"

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use readyroll::controller::RunArgs;
 use readyroll::convert::{self, ConvertError, ConvertOptions};
 use readyroll::telemetry::ProbeArgs;
 
@@ -23,6 +24,9 @@ const EXAMPLES: &str = "\
 Examples:
   # Install the App resource type into the cluster
   readyroll crd | kubectl apply -f -
+
+  # Run the controller against the cluster of the current kubeconfig
+  readyroll run --shim-image registry.example.com/readyroll:0.1.0
 
   # Turn a PM2 ecosystem file into Apps and apply them
   readyroll convert ecosystem.json --image registry.example.com/web:1.4.2 | kubectl apply -f -
@@ -61,6 +65,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the controller: reconcile Apps into Deployments, Services and PodDisruptionBudgets.
+    Run(RunArgs),
     /// Print the App CustomResourceDefinition as YAML (for `kubectl apply -f -`).
     #[command(after_help = "Example:\n  readyroll crd | kubectl apply -f -")]
     Crd,
@@ -69,8 +75,7 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Print the version and the git commit it was built from.
     Version,
-    /// GET an http:// URL; exit 0 on a 2xx answer, 1 otherwise (health checks from the operator image).
-    #[command(after_help = "Example:\n  readyroll probe http://10.96.0.20:8080/readyz")]
+    /// GET a URL and succeed on a 2xx answer (health checks from the operator image).
     Probe(ProbeArgs),
 }
 
@@ -97,13 +102,31 @@ impl Command {
     /// already reported on stderr.
     pub fn execute(self) -> anyhow::Result<ExitCode> {
         match self {
+            Command::Run(args) => crate::operator::run(args),
             Command::Crd => crd(),
+            Command::Probe(args) => probe(args),
             Command::Convert(args) => convert(args),
             Command::Version => {
                 println!("readyroll {VERSION}");
                 Ok(ExitCode::SUCCESS)
             }
-            Command::Probe(args) => probe(&args),
+        }
+    }
+}
+
+fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match runtime.block_on(args.run()) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            Ok(ExitCode::FAILURE)
         }
     }
 }
@@ -124,23 +147,6 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
     {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
         _ => Ok(()),
-    }
-}
-
-fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    match runtime.block_on(args.run()) {
-        Ok(answer) => {
-            println!("{answer}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(failed) => {
-            eprintln!("error: {failed}");
-            Ok(ExitCode::FAILURE)
-        }
     }
 }
 

@@ -19,17 +19,24 @@ scheduler_healthy() { component_healthy "$SCHEDULER_PORT"; }
 
 start_etcd() {
   daemon_running etcd && return
+  local binary="$ETCD_BIN/etcd"
   # The cluster is disposable test state: skipping fsync makes every API write much faster.
-  start_daemon etcd "$ETCD_BIN/etcd" \
-    --name=readyroll \
-    --data-dir="$CLUSTER_DIR/etcd" \
-    --listen-client-urls="http://127.0.0.1:$ETCD_CLIENT_PORT" \
-    --advertise-client-urls="http://127.0.0.1:$ETCD_CLIENT_PORT" \
-    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster="readyroll=http://127.0.0.1:$ETCD_PEER_PORT" \
-    --unsafe-no-fsync \
+  local args=(
+    --name=readyroll
+    --data-dir="$CLUSTER_DIR/etcd"
+    --listen-client-urls="http://127.0.0.1:$ETCD_CLIENT_PORT"
+    --advertise-client-urls="http://127.0.0.1:$ETCD_CLIENT_PORT"
+    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT"
+    --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT"
+    --initial-cluster="readyroll=http://127.0.0.1:$ETCD_PEER_PORT"
+    --unsafe-no-fsync
     --log-level=warn
+  )
+  # etcd reads every ETCD_* environment variable as a flag; our own must not reach it.
+  (
+    unset ETCD_VERSION ETCD_BIN ETCD_CLIENT_PORT ETCD_PEER_PORT
+    start_daemon etcd "$binary" "${args[@]}"
+  )
 }
 
 start_apiserver() {
@@ -50,6 +57,13 @@ start_apiserver() {
     --service-account-signing-key-file="$PKI_DIR/sa.key" \
     --service-cluster-ip-range="$SERVICE_CLUSTER_IP_RANGE" \
     --authorization-mode=Node,RBAC \
+    --requestheader-client-ca-file="$PKI_DIR/front-proxy-ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$PKI_DIR/front-proxy-client.crt" \
+    --proxy-client-key-file="$PKI_DIR/front-proxy-client.key" \
     --allow-privileged=true \
     --v=1
 }

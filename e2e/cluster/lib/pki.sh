@@ -10,22 +10,25 @@ CERT_DAYS=3650
 # A random serial avoids a shared serial file that concurrent signers would race on.
 random_serial() { echo "0x$(openssl rand -hex 16)"; }
 
+# ensure_ca [NAME]: the CA $PKI_DIR/NAME.{crt,key}, "ca" unless named.
 ensure_ca() {
-  [[ -f "$PKI_DIR/ca.crt" && -f "$PKI_DIR/ca.key" ]] && return
+  local ca="${1:-ca}"
+  [[ -f "$PKI_DIR/$ca.crt" && -f "$PKI_DIR/$ca.key" ]] && return
   mkdir -p "$PKI_DIR"
   openssl req -x509 -new -nodes -newkey rsa:2048 -sha256 -days "$CERT_DAYS" \
-    -keyout "$PKI_DIR/ca.key" -out "$PKI_DIR/ca.crt" -subj "/CN=readyroll-local-ca" \
+    -keyout "$PKI_DIR/$ca.key" -out "$PKI_DIR/$ca.crt" -subj "/CN=readyroll-local-$ca" \
     -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
 }
 
-# sign_cert NAME SUBJECT EXTENSIONS: key + certificate $PKI_DIR/NAME.{key,crt} signed by the CA.
+# sign_cert NAME SUBJECT EXTENSIONS [CA]: key + certificate $PKI_DIR/NAME.{key,crt} signed by
+# $PKI_DIR/CA.{crt,key} ("ca" unless named).
 sign_cert() {
-  local name="$1" subject="$2" extensions="$3" csr
+  local name="$1" subject="$2" extensions="$3" ca="${4:-ca}" csr
   csr="$(mktemp)"
   openssl req -new -nodes -newkey rsa:2048 -sha256 -keyout "$PKI_DIR/$name.key" -out "$csr" \
     -subj "$subject" 2>/dev/null
-  openssl x509 -req -in "$csr" -CA "$PKI_DIR/ca.crt" -CAkey "$PKI_DIR/ca.key" \
+  openssl x509 -req -in "$csr" -CA "$PKI_DIR/$ca.crt" -CAkey "$PKI_DIR/$ca.key" \
     -set_serial "$(random_serial)" -days "$CERT_DAYS" -sha256 \
     -extfile <(printf '%s\n' "$extensions") -out "$PKI_DIR/$name.crt" 2>/dev/null
   rm -f "$csr"
@@ -102,6 +105,14 @@ ensure_control_plane_pki() {
   # kwok stands in for many kubelets at once (nodes, pods, leases in every namespace), which
   # the Node authorizer cannot express for one identity; it runs as a cluster admin.
   [[ -f "$PKI_DIR/kwok.crt" ]] || sign_client_cert kwok readyroll-kwok system:masters
+  # The front proxy's CA is kept apart from the client CA, as upstream advises: a certificate
+  # from it lets its holder assert any user through request headers.
+  if [[ ! -f "$PKI_DIR/front-proxy-client.crt" ]]; then
+    ensure_ca front-proxy-ca
+    sign_cert front-proxy-client /CN=front-proxy-client "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth" front-proxy-ca
+  fi
   if [[ ! -f "$PKI_DIR/sa.key" ]]; then
     openssl genrsa -out "$PKI_DIR/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI_DIR/sa.key" -pubout -out "$PKI_DIR/sa.pub" 2>/dev/null

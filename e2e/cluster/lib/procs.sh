@@ -7,6 +7,15 @@
 
 pid_file() { echo "$RUN_DIR/$1.pid"; }
 
+# take_cluster_lock: serialises up.sh and down.sh on one cluster dir. The lock lives on fd 9,
+# which daemons and hook scripts must not inherit (they would hold it after we exit): start_daemon
+# closes it, and callers run hooks with `9>&-`.
+take_cluster_lock() {
+  mkdir -p "$CLUSTER_DIR"
+  exec 9>"$CLUSTER_DIR/.lock"
+  flock -w 300 9 || die "another up.sh or down.sh has held $CLUSTER_DIR/.lock for 5 minutes"
+}
+
 # daemon_pid NAME: prints the pid when the daemon recorded under NAME is alive.
 daemon_pid() {
   local name="$1" pid exe
@@ -14,6 +23,8 @@ daemon_pid() {
   pid="$(cat "$(pid_file "$name")")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
+  # A rebuilt binary replaces the file the daemon runs from; it is still that daemon.
+  exe="${exe% (deleted)}"
   [[ "$exe" == "$(cat "$RUN_DIR/$name.exe" 2>/dev/null)" ]] || return 1
   echo "$pid"
 }
@@ -29,7 +40,7 @@ start_daemon() {
   local log_file="$LOG_DIR/$name.log"
   printf '\n===== %s starting %s\n' "$(date -u +%FT%TZ)" "$name" >>"$log_file"
   readlink -f "$binary" >"$RUN_DIR/$name.exe"
-  setsid "$binary" "$@" </dev/null >>"$log_file" 2>&1 &
+  setsid "$binary" "$@" </dev/null >>"$log_file" 2>&1 9>&- &
   echo $! >"$(pid_file "$name")"
   log "started $name (pid $!, log $log_file)"
 }

@@ -1,0 +1,85 @@
+//! Stopping a pod without dropping requests: first a pre-stop drain while
+//! endpoints and proxies stop routing to it, then the stop signal, then
+//! `killTimeout` for the app to exit before the kubelet kills it.
+
+use k8s_openapi::api::core::v1::{Lifecycle, LifecycleHandler, SleepAction};
+
+use super::timings::{ceil_seconds, Timings};
+
+/// `terminationGracePeriodSeconds`: the drain and the kill timeout, in
+/// whole seconds rounded up; the kubelet counts the pre-stop hook in it.
+pub fn termination_grace_period_seconds(timings: &Timings) -> i64 {
+    ceil_seconds(timings.drain_delay_ms + timings.kill_timeout_ms)
+}
+
+/// A pre-stop `sleep` for the drain (native since Kubernetes 1.30; no binary
+/// or shell needed in the image). `None` when the drain is 0.
+pub fn pre_stop(timings: &Timings) -> Option<Lifecycle> {
+    (timings.drain_delay_ms > 0).then(|| Lifecycle {
+        pre_stop: Some(LifecycleHandler {
+            sleep: Some(SleepAction {
+                seconds: ceil_seconds(timings.drain_delay_ms),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timings(drain_delay_ms: i64, kill_timeout_ms: i64) -> Timings {
+        Timings {
+            listen_timeout_ms: 3000,
+            kill_timeout_ms,
+            min_uptime_ms: 1000,
+            drain_delay_ms,
+        }
+    }
+
+    fn sleep_seconds(t: &Timings) -> Option<i64> {
+        pre_stop(t).map(|l| l.pre_stop.unwrap().sleep.unwrap().seconds)
+    }
+
+    #[test]
+    fn grace_covers_drain_plus_kill_rounded_up() {
+        let cases = [
+            ("PM2 defaults", 5000, 1600, 7, Some(5)),
+            ("kill 1 ms, no drain", 0, 1, 1, None),
+            ("kill 0, drain 0: nothing to wait for", 0, 0, 0, None),
+            ("kill 0, drain 1 ms", 1, 0, 1, Some(1)),
+            (
+                "sub-second parts add up before rounding",
+                400,
+                700,
+                2,
+                Some(1),
+            ),
+            ("whole seconds stay whole", 2000, 3000, 5, Some(2)),
+            (
+                "one day each",
+                86_400_000,
+                86_400_000,
+                172_800,
+                Some(86_400),
+            ),
+        ];
+        for (name, drain, kill, grace, sleep) in cases {
+            let t = timings(drain, kill);
+            assert_eq!(termination_grace_period_seconds(&t), grace, "{name}");
+            assert_eq!(sleep_seconds(&t), sleep, "{name}");
+        }
+    }
+
+    #[test]
+    fn pre_stop_is_a_native_sleep() {
+        let lifecycle = pre_stop(&timings(5000, 1600)).unwrap();
+        let handler = lifecycle.pre_stop.unwrap();
+        assert!(
+            handler.exec.is_none() && handler.http_get.is_none() && handler.tcp_socket.is_none()
+        );
+        assert!(lifecycle.post_start.is_none());
+    }
+}

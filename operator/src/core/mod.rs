@@ -1,0 +1,106 @@
+//! The pure heart of readyroll: an `App` (plus the cluster's nodes) in, the
+//! desired Deployment, Service and PodDisruptionBudget out. No client, no
+//! async, no I/O, so every rule is tested with plain objects.
+//!
+//! How each PM2 option maps, by file: `command` (script, interpreter, args,
+//! cwd), `instances` + `scheduling` (instances 0 / "max" / -N), `probes`
+//! (wait_ready, listen_timeout), `lifecycle` (kill_timeout and the drain),
+//! `deployment` (min_uptime, rollout settings), `resources`
+//! (max_memory_restart), `cron` (cron_restart), `env` (env, env_<profile>),
+//! `shim` (the runtime shim), `defaults` (PM2's defaults, max_restarts).
+
+mod command;
+mod cron;
+mod defaults;
+mod deployment;
+mod env;
+mod error;
+mod instances;
+mod labels;
+mod lifecycle;
+mod names;
+mod pdb;
+mod pod;
+mod probes;
+mod quantity;
+mod resources;
+mod revision;
+mod scheduling;
+mod service;
+mod shim;
+mod timings;
+
+#[cfg(test)]
+mod testing;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+
+use crate::crd::App;
+
+pub use cron::{next_cron_restart, RESTARTED_AT_ANNOTATION};
+pub use defaults::{
+    DRAIN_DELAY_MS, KILL_TIMEOUT_MS, LISTEN_TIMEOUT_MS, MAX_RESTARTS, MAX_SURGE, MIN_UPTIME_MS,
+    REVISION_HISTORY_LIMIT, SHIM_PROBE_PORT, STOP_SIGNAL,
+};
+pub use deployment::PROGRESS_DEADLINE_SLACK_SECONDS;
+pub use error::SpecError;
+pub use instances::resolve_instances;
+pub use labels::{INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, VERSION_LABEL};
+pub use pod::APP_CONTAINER;
+pub use revision::REVISION_ANNOTATION;
+pub use shim::{
+    BINARY_IN_IMAGE as SHIM_BINARY_IN_IMAGE, BINARY_IN_POD as SHIM_BINARY_IN_POD,
+    INIT_CONTAINER_NAME as SHIM_INIT_CONTAINER, PROBE_PORT_NAME as SHIM_PROBE_PORT_NAME,
+    READY_PATH as SHIM_READY_PATH, VOLUME_NAME as SHIM_VOLUME,
+};
+
+/// Operator-wide settings the App does not carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Image providing `/readyroll-shim`, used unless the App names one.
+    pub shim_image: String,
+}
+
+/// Everything readyroll wants to exist for one App.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    pub deployment: Deployment,
+    /// `None`: no port, or `service.enabled: false` (delete any old one).
+    pub service: Option<Service>,
+    /// `None`: a single instance (delete any old one).
+    pub pdb: Option<PodDisruptionBudget>,
+    /// The resolved instance count (the Deployment's replicas).
+    pub instances: i32,
+    /// Hash of the pod template, also in its [`REVISION_ANNOTATION`].
+    pub revision: String,
+}
+
+/// The desired objects for an App, given the cluster's nodes (used only for
+/// `instances` 0 / "max" / -N).
+pub fn build(app: &App, nodes: &[Node], opts: &BuildOptions) -> Result<Desired, SpecError> {
+    let spec = &app.spec;
+    let id = labels::Identity::of(app)?;
+    let timings = timings::Timings::of(spec)?;
+    cron::schedule(spec)?;
+    let shim = shim::plan(spec, &opts.shim_image)?;
+
+    let mut template = pod::pod_template(app, &id, &timings, shim.as_ref())?;
+    let revision = revision::revision_of(&template)?;
+    revision::stamp(&mut template, &revision);
+
+    let instances = resolve_instances(app, nodes);
+    Ok(Desired {
+        deployment: deployment::deployment(spec, &id, &timings, instances, template)?,
+        service: service::service(spec, &id)?,
+        pdb: pdb::pdb(&id, instances),
+        instances,
+        revision,
+    })
+}
+
+/// Restarts past which the App is Degraded (PM2 `max_restarts`, default 16).
+pub fn max_restarts(app: &App) -> i32 {
+    defaults::max_restarts(&app.spec)
+}
