@@ -97,6 +97,10 @@ fn defaults_render_one_writer_without_leader_election() {
     let args = args(&container);
     assert_eq!(args.first().map(String::as_str), Some("run"));
     assert!(!args.iter().any(|a| a == "--leader-elect"), "{args:?}");
+    assert!(
+        !args.iter().any(|a| a.starts_with("--watch-namespace")),
+        "every namespace by default: {args:?}"
+    );
     assert_eq!(container.command, Some(vec!["/readyroll".to_owned()]));
 
     let image = container.image.clone().expect("image");
@@ -384,6 +388,7 @@ extraArgs: ["--some-flag=1"]
 extraEnv: [{name: EXTRA, value: "yes"}]
 podLabels: {team: ops}
 podAnnotations: {note: hello}
+watchNamespace: shop
 "#,
     )
     .must("write values file");
@@ -403,6 +408,7 @@ podAnnotations: {note: hello}
         "--log-format=text",
         "--metrics-addr=0.0.0.0:9090",
         "--some-flag=1",
+        "--watch-namespace=shop",
     ] {
         assert!(args.contains(&wanted.to_owned()), "{wanted} in {args:?}");
     }
@@ -465,6 +471,21 @@ podAnnotations: {note: hello}
         .and_then(|s| s.ports)
         .and_then(|p| p.first().map(|p| p.port));
     assert_eq!(port, Some(9090));
+}
+
+#[test]
+fn a_digest_pins_the_image_and_the_shim() {
+    let Some(helm) = Helm::locate_or_skip() else {
+        return;
+    };
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let rendered = render(&helm, &["--set", &format!("image.digest={digest}")]);
+    let (_deployment, _pod, container) = operator(&rendered);
+    let pinned = format!("readyroll.dev/readyroll@{digest}");
+    assert_eq!(container.image.as_deref(), Some(pinned.as_str()));
+    assert!(args(&container).contains(&format!("--shim-image={pinned}")));
+    let stderr = refused(&helm, &["--set", "image.digest=latest"]);
+    assert!(stderr.contains("digest"), "{stderr}");
 }
 
 #[test]
