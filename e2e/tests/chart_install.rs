@@ -3,9 +3,10 @@
 //! image leaves Apps alone, `helm uninstall` keeps the CRD and the Apps, and
 //! with two replicas killing the leader hands the Lease to the standby.
 //!
-//! Needs the operator image on a real node (`e2e/cluster/images.sh
-//! --operator ... --shim ...` imports `readyroll.dev/readyroll:dev`; another
-//! image via `READYROLL_OPERATOR_IMAGE`). Each release watches only its own
+//! Needs the operator image on a real node: `e2e/cluster/images.sh
+//! --operator BIN --shim BIN` imports `readyroll.dev/readyroll:dev` and the
+//! same build as `:dev-next` for the upgrade (others via
+//! `READYROLL_OPERATOR_IMAGE` and `READYROLL_OPERATOR_IMAGE_NEXT`). Each release watches only its own
 //! namespace, so it never touches other tests' Apps.
 
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ use readyroll_e2e::{wait_for, wait_for_deletion, Cluster, Helm, KwokNode, Must, 
 
 const OPERATOR_IMAGE_ENV: &str = "READYROLL_OPERATOR_IMAGE";
 const DEFAULT_OPERATOR_IMAGE: &str = "readyroll.dev/readyroll:dev";
+const NEXT_IMAGE_ENV: &str = "READYROLL_OPERATOR_IMAGE_NEXT";
+const DEFAULT_NEXT_IMAGE: &str = "readyroll.dev/readyroll:dev-next";
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// The chart's default `leaderElection.leaseDurationSeconds`.
 const LEASE_DURATION: Duration = Duration::from_secs(15);
@@ -38,6 +41,8 @@ struct Release {
     name: String,
     namespace: String,
     installed: bool,
+    /// What `helm install` printed (the chart's NOTES).
+    notes: String,
 }
 
 impl Release {
@@ -72,12 +77,13 @@ impl Release {
             format!("{}s", TIMEOUT.as_secs()),
         ];
         args.extend(extra.iter().map(|a| (*a).to_owned()));
-        helm.run(&args).must("helm install");
+        let output = helm.run(&args).must("helm install");
         Self {
             helm,
             name,
             namespace: ns.name().to_owned(),
             installed: true,
+            notes: String::from_utf8_lossy(&output.stdout).into_owned(),
         }
     }
 
@@ -156,40 +162,42 @@ impl Drop for Release {
     }
 }
 
+fn image_from_env(variable: &str, default: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| default.to_owned())
+}
+
 fn operator_image() -> String {
-    std::env::var(OPERATOR_IMAGE_ENV).unwrap_or_else(|_| DEFAULT_OPERATOR_IMAGE.to_owned())
+    image_from_env(OPERATOR_IMAGE_ENV, DEFAULT_OPERATOR_IMAGE)
 }
 
 /// `repo:tag` split at the tag's colon (a registry port has a `/` after it).
-fn operator_image_parts() -> (String, String) {
-    let image = operator_image();
+fn split_image(image: &str) -> (String, String) {
     match image.rsplit_once(':') {
         Some((repository, tag)) if !tag.contains('/') => (repository.to_owned(), tag.to_owned()),
-        _ => panic!("{OPERATOR_IMAGE_ENV}={image} must be REPOSITORY:TAG"),
+        _ => panic!("operator image {image} must be REPOSITORY:TAG"),
     }
 }
 
-/// The names a node reports for the operator image (tag and digest forms).
-/// Fails the test with what to do when no node has the image.
-async fn operator_image_names(cluster: &Cluster) -> Vec<String> {
-    let image = operator_image();
+fn operator_image_parts() -> (String, String) {
+    split_image(&operator_image())
+}
+
+/// Fails the test, saying what to do, unless a node has `image`.
+async fn require_image_on_a_node(cluster: &Cluster, image: &str, variable: &str) {
     let nodes = Api::<Node>::all(cluster.client())
         .list(&ListParams::default())
         .await
         .must("list nodes");
-    nodes
+    let present = nodes
         .items
         .iter()
         .flat_map(|node| node.status.iter().flat_map(|s| s.images.iter().flatten()))
-        .map(|entry| entry.names.clone().unwrap_or_default())
-        .find(|names| names.contains(&image))
-        .unwrap_or_else(|| {
-            panic!(
-                "no node has the operator image {image}: build it with \
-                 `e2e/cluster/images.sh --operator BIN --shim BIN` (static binaries) \
-                 or set {OPERATOR_IMAGE_ENV}"
-            )
-        })
+        .any(|entry| entry.names.iter().flatten().any(|name| name == image));
+    assert!(
+        present,
+        "no node has the image {image}: build it with `e2e/cluster/images.sh --operator BIN --shim BIN` \
+         (static binaries) or set {variable}"
+    );
 }
 
 /// An App of two instances on kwok nodes, without the runtime shim.
@@ -317,7 +325,7 @@ async fn install_reconciles_an_app_passes_helm_test_and_uninstall_keeps_crd_and_
     let Some(cluster) = Cluster::connect_or_skip().await else {
         return;
     };
-    operator_image_names(&cluster).await;
+    require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let _node = KwokNode::create(&cluster, "chart-install", 4)
         .await
         .must("kwok node");
@@ -360,6 +368,8 @@ async fn install_reconciles_an_app_passes_helm_test_and_uninstall_keeps_crd_and_
         "ready"
     );
 
+    let hint = format!("helm test {} -n {}", release.name, ns.name());
+    assert!(release.notes.contains(&hint), "NOTES:\n{}", release.notes);
     let logs = release.test();
     assert!(logs.contains("answered 200"), "helm test output:\n{logs}");
 
@@ -398,13 +408,10 @@ async fn upgrade_to_another_operator_image_leaves_apps_untouched() {
     let Some(cluster) = Cluster::connect_or_skip().await else {
         return;
     };
-    let names = operator_image_names(&cluster).await;
-    let (repository, _tag) = operator_image_parts();
-    let digest = names
-        .iter()
-        .find_map(|name| name.strip_prefix(&format!("{repository}@")))
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("the node reports no digest name for {repository}: {names:?}"));
+    require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
+    let next = image_from_env(NEXT_IMAGE_ENV, DEFAULT_NEXT_IMAGE);
+    require_image_on_a_node(&cluster, &next, NEXT_IMAGE_ENV).await;
+    let (next_repository, next_tag) = split_image(&next);
     let _node = KwokNode::create(&cluster, "chart-upgrade", 4)
         .await
         .must("kwok node");
@@ -427,9 +434,15 @@ async fn upgrade_to_another_operator_image_leaves_apps_untouched() {
     let replica_sets_before = replica_sets(&ns).await;
     let old_pod = operator_pods(&ns, &release).await[0].name_any();
 
-    // The same operator build under another reference: a new pod template,
-    // a new operator process, and nothing about the Apps changed.
-    release.upgrade(&["--set", &format!("image.digest={digest}")]);
+    // Another operator image: a new pod template, a new operator process,
+    // and nothing about the Apps changed. (Apps that use the runtime shim
+    // would roll: the shim image defaults to the operator image.)
+    release.upgrade(&[
+        "--set",
+        &format!("image.repository={next_repository}"),
+        "--set",
+        &format!("image.tag={next_tag}"),
+    ]);
     let pods = operator_pods(&ns, &release).await;
     assert_eq!(pods.len(), 1);
     let new_pod = pods[0].name_any();
@@ -438,7 +451,7 @@ async fn upgrade_to_another_operator_image_leaves_apps_untouched() {
         .spec
         .as_ref()
         .and_then(|s| s.containers[0].image.clone());
-    assert_eq!(image, Some(format!("{repository}@{digest}")));
+    assert_eq!(image, Some(next));
 
     // The new operator reconciles every App when it starts; wait for that.
     let client = cluster.client();
@@ -484,7 +497,7 @@ async fn two_replicas_hand_the_lease_over_when_the_leader_pod_dies() {
     let Some(cluster) = Cluster::connect_or_skip().await else {
         return;
     };
-    operator_image_names(&cluster).await;
+    require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let _node = KwokNode::create(&cluster, "chart-ha", 4)
         .await
         .must("kwok node");
