@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: binaries cluster-up cluster-down test-e2e crds
+.PHONY: binaries cluster-up cluster-down test-e2e crds test-chart
 
 # Builds the pinned kubernetes, etcd, kwok and helm binaries (reused when already built).
 binaries:
@@ -30,3 +30,8 @@ crds:
 	mv crds/apps.readyroll.dev.yaml.tmp crds/apps.readyroll.dev.yaml
 	cp crds/apps.readyroll.dev.yaml charts/readyroll/crds/apps.readyroll.dev.yaml
 
+
+# The Helm chart as the pinned helm renders it: lint, values, RBAC, security settings, schema.
+test-chart:
+	$(CLUSTER_SCRIPTS)/build-binaries.sh helm
+	READYROLL_E2E=1 cargo test -p readyroll-e2e --test chart_render
