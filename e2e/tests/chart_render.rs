@@ -48,15 +48,28 @@ fn lint_passes_strict() {
         return;
     };
     let chart = Helm::chart_dir();
-    let output = helm
-        .run([
-            std::ffi::OsStr::new("lint"),
-            std::ffi::OsStr::new("--strict"),
-            chart.as_os_str(),
-        ])
-        .must("helm lint --strict");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("0 chart(s) failed"), "{text}");
+    let chart = chart.to_str().expect("UTF-8 chart path");
+    for extra in [
+        &[][..],
+        &[
+            "--set",
+            "replicas=3",
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+        ][..],
+        &[
+            "--set",
+            "rbac.create=false",
+            "--set",
+            "serviceAccount.create=false",
+        ][..],
+    ] {
+        let mut args = vec!["lint", "--strict", chart];
+        args.extend_from_slice(extra);
+        let output = helm.run(&args).must("helm lint --strict");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("0 chart(s) failed"), "{extra:?}: {text}");
+    }
 }
 
 #[test]
