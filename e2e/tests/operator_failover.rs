@@ -82,12 +82,12 @@ impl Operator {
                 "--log-format=json",
                 "--log-level=readyroll=debug,info",
                 "--leader-elect",
-                &format!("--lease-namespace={namespace}"),
-                &format!("--leader-identity={identity}"),
             ])
+            // As the chart sets them: the Lease namespace, and the identity
+            // in the Lease and in Events.
+            .env("POD_NAME", identity)
+            .env("POD_NAMESPACE", namespace)
             .env("KUBECONFIG", cluster.kubeconfig())
-            .env_remove("POD_NAME")
-            .env_remove("POD_NAMESPACE")
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
