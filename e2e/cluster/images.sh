@@ -45,7 +45,7 @@ build_static_testapp() {
   local target=x86_64-unknown-linux-gnu target_dir
   log "building readyroll-testapp (static, release)"
   (cd "$REPO_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --quiet --release --locked -p readyroll-testapp --target "$target" >&2)
+    cargo build --release --locked -p readyroll-testapp --target "$target" >&2)
   target_dir="$(cd "$REPO_ROOT" && cargo metadata --no-deps --format-version 1 | jq -r .target_directory)"
   echo "$target_dir/$target/release/readyroll-testapp"
 }
@@ -115,6 +115,7 @@ main() {
   local started ref
   started="$(now_s)"
   mkdir -p "$IMAGE_CACHE"
+  trap oci_cleanup EXIT
   [[ -n "$testapp_bin" ]] || testapp_bin="$(build_static_testapp)"
   require_static "$testapp_bin"
 
@@ -131,7 +132,6 @@ main() {
   else
     log "skipping readyroll.dev/readyroll:dev: give --operator and --shim (static binaries)"
   fi
-  rm -rf "$IMAGE_CACHE/stage"
 
   if [[ ! -S "$CONTAINERD_SOCK" ]] || ! ctr_node version >/dev/null 2>&1; then
     log "node containerd is not running: images built, not imported (node-up.sh imports them)"

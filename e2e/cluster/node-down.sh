@@ -69,6 +69,10 @@ stop_leftover_shims() {
 remove_state_dirs() {
   rm -rf --one-file-system "$KUBELET_DIR" "$CONTAINERD_DIR/state" "$CONTAINERD_DIR/runc" \
     "$CNI_DIR/ipam" "$POD_LOG_DIR"
+  rm -f "$CONTAINERD_SOCK" "$CONTAINERD_SOCK.ttrpc"
+  # The shims' socket directory (fixed in containerd 1.6); removed only when empty, so a
+  # host containerd's sockets are never touched.
+  rmdir /run/containerd/s /run/containerd 2>/dev/null || true
 }
 
 main() {

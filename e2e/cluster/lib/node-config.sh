@@ -142,9 +142,6 @@ evictionHard:
   nodefs.available: 1%
   nodefs.inodesFree: 1%
   imagefs.available: 1%
-# Faster than the defaults so tests see pod and node changes quickly.
-nodeStatusUpdateFrequency: 4s
-syncFrequency: 10s
 YAML
 }
 
@@ -161,7 +158,6 @@ hostnameOverride: $NODE_NAME
 mode: iptables
 clusterCIDR: $CLUSTER_CIDR
 nodePortAddresses: ["127.0.0.1/32"]
-bindAddress: 127.0.0.1
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 iptables:

@@ -166,7 +166,7 @@ node_shim_pids() {
   for cmdline_file in /proc/[0-9]*/cmdline; do
     pid="${cmdline_file#/proc/}"
     pid="${pid%/cmdline}"
-    if tr '\0' ' ' <"$cmdline_file" 2>/dev/null | grep -qF -- "-address $CONTAINERD_SOCK "; then
+    if tr '\0' ' ' 2>/dev/null <"$cmdline_file" | grep -qF -- "-address $CONTAINERD_SOCK "; then
       echo "$pid"
     fi
   done

@@ -14,11 +14,25 @@ OCI_BUILD_FORMAT=1
 # images that differ only in their config (v1/v2) share their layer blobs in containerd.
 STAGE_MTIME=@1
 
+# Each run stages and builds in a directory of its own ($$ is the main shell's pid, also in
+# subshells), so runs at the same time never share scratch space; oci_cleanup removes it.
+OCI_WORK="$IMAGE_CACHE/work.$$"
+
+# oci_cleanup: removes this run's scratch directory and those left by runs that died.
+oci_cleanup() {
+  rm -rf "$OCI_WORK"
+  local dir
+  for dir in "$IMAGE_CACHE"/work.*; do
+    [[ -d "$dir" && ! -d "/proc/${dir##*.}" ]] && rm -rf "$dir"
+  done
+  return 0
+}
+
 ctr_node() { ctr --address "$CONTAINERD_SOCK" --namespace "$CONTAINERD_NAMESPACE" "$@"; }
 
 # stage_dir NAME: a fresh empty directory to assemble image NAME's root filesystem in.
 stage_dir() {
-  local dir="$IMAGE_CACHE/stage/$1"
+  local dir="$OCI_WORK/stage/$1"
   rm -rf "$dir"
   mkdir -p "$dir"
   echo "$dir"
@@ -62,7 +76,8 @@ build_image() {
   fi
   local started work
   started="$(now_s)"
-  work="$(mktemp -d "$IMAGE_CACHE/build.XXXXXX")"
+  mkdir -p "$OCI_WORK"
+  work="$(mktemp -d "$OCI_WORK/build.XXXXXX")"
   find "$stage" -exec touch -h -d "$STAGE_MTIME" {} +
   umoci init --layout "$work/layout" >&2
   umoci new --image "$work/layout:$tag" >&2
@@ -71,11 +86,12 @@ build_image() {
   # insert and config each leave a superseded manifest and config behind.
   umoci gc --layout "$work/layout" >&2
   mkdir -p "$(dirname "$out")"
-  tar -C "$work/layout" -cf "$out.part" .
-  mv "$out.part" "$out"
+  tar -C "$work/layout" -cf "$work/image.tar" .
+  mv "$work/image.tar" "$out"
   rm -rf "$work"
-  # Older builds of the same image are dead weight once a new one exists.
-  find "$IMAGE_CACHE/layouts" -name "${repo//\//_}_${tag}_*.tar" ! -path "$out" -delete
+  # Older builds of the same image are dead weight once a new one exists (those of the last
+  # minutes may belong to a run that has yet to import them).
+  find "$IMAGE_CACHE/layouts" -name "${repo//\//_}_${tag}_*.tar" ! -path "$out" -mmin +10 -delete
   log "image $ref: built in $(elapsed "$started") ($(du -h "$out" | cut -f1))"
   echo "$out"
 }
