@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use readyroll::controller::RunArgs;
 use readyroll::convert::{self, ConvertError, ConvertOptions};
+use readyroll::telemetry::ProbeArgs;
 
 /// `0.1.0 (commit 1a2b3c4d5e6f)`; build.rs supplies the commit.
 pub const VERSION: &str = concat!(
@@ -22,6 +24,9 @@ const EXAMPLES: &str = "\
 Examples:
   # Install the App resource type into the cluster
   readyroll crd | kubectl apply -f -
+
+  # Run the controller against the cluster of the current kubeconfig
+  readyroll run --shim-image registry.example.com/readyroll:0.1.0
 
   # Turn a PM2 ecosystem file into Apps and apply them
   readyroll convert ecosystem.json --image registry.example.com/web:1.4.2 | kubectl apply -f -
@@ -60,6 +65,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the controller: reconcile Apps into Deployments, Services and PodDisruptionBudgets.
+    Run(RunArgs),
     /// Print the App CustomResourceDefinition as YAML (for `kubectl apply -f -`).
     #[command(after_help = "Example:\n  readyroll crd | kubectl apply -f -")]
     Crd,
@@ -68,6 +75,8 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Print the version and the git commit it was built from.
     Version,
+    /// GET a URL and succeed on a 2xx answer (health checks from the operator image).
+    Probe(ProbeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -93,12 +102,31 @@ impl Command {
     /// already reported on stderr.
     pub fn execute(self) -> anyhow::Result<ExitCode> {
         match self {
+            Command::Run(args) => crate::operator::run(args),
             Command::Crd => crd(),
+            Command::Probe(args) => probe(args),
             Command::Convert(args) => convert(args),
             Command::Version => {
                 println!("readyroll {VERSION}");
                 Ok(ExitCode::SUCCESS)
             }
+        }
+    }
+}
+
+fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match runtime.block_on(args.run()) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod operator;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,52 @@
+//! What every reconcile shares: the client, caches of the cluster, the event
+//! recorder and the per-App error backoff.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
+use kube::Client;
+
+use super::error::ErrorBackoff;
+use super::watches::INSTANCE_LABEL;
+use crate::core::BuildOptions;
+use crate::crd::App;
+use crate::leader::Leadership;
+use crate::telemetry::Metrics;
+use kube::ResourceExt;
+
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    /// Every Node, for `instances: 0 / max / -N`.
+    pub nodes: Store<Node>,
+    /// Pods carrying readyroll's managed-by label, for restart counts.
+    pub pods: Store<Pod>,
+    pub build: BuildOptions,
+    pub backoff: ErrorBackoff,
+    /// Writes happen only while this says so.
+    pub leadership: Leadership,
+    pub metrics: Metrics,
+}
+
+impl Context {
+    /// The nodes, once the cache holds the cluster's full list.
+    pub async fn nodes(&self) -> Vec<Node> {
+        // Until the first list arrives the store is empty, which would count
+        // zero CPUs; waiting keeps `instances: 0` from flapping at start-up.
+        // The error only means the watch was dropped at shutdown.
+        let _ = self.nodes.wait_until_ready().await;
+        self.nodes.state().iter().map(|n| Node::clone(n)).collect()
+    }
+
+    /// The pods of `app`, once the cache holds the cluster's full list.
+    pub async fn pods_of(&self, app: &App) -> Vec<Arc<Pod>> {
+        let _ = self.pods.wait_until_ready().await;
+        let namespace = app.namespace();
+        let name = app.name_any();
+        self.pods.state_filter(|pod| {
+            pod.namespace() == namespace && pod.labels().get(INSTANCE_LABEL) == Some(&name)
+        })
+    }
+}

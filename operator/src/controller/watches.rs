@@ -1,0 +1,229 @@
+//! Which changes outside the App make it reconcile again, and the hashes
+//! that keep irrelevant updates (node heartbeats, pod status churn) out.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::ResourceExt;
+
+use crate::core::{MANAGED_BY, MANAGED_BY_LABEL};
+use crate::crd::{App, Instances};
+
+pub use crate::core::INSTANCE_LABEL;
+
+/// Selects the objects readyroll made (Deployments, Services, PDBs, pods).
+pub fn managed_by_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY}")
+}
+
+/// The App a pod belongs to, by its instance label.
+pub fn app_of_pod(pod: &Pod) -> Option<ObjectRef<DeserializeGuard<App>>> {
+    let name = pod.labels().get(INSTANCE_LABEL)?;
+    let namespace = pod.namespace()?;
+    Some(ObjectRef::new(name).within(&namespace))
+}
+
+/// Apps whose instance count depends on the nodes' CPUs.
+pub fn apps_counting_cpus(
+    apps: &Store<DeserializeGuard<App>>,
+) -> Vec<ObjectRef<DeserializeGuard<App>>> {
+    apps.state()
+        .iter()
+        .filter(|guard| match &guard.0 {
+            Ok(app) => counts_cpus(app),
+            Err(_) => false,
+        })
+        .map(|guard| ObjectRef::from_obj(guard.as_ref()))
+        .collect()
+}
+
+fn counts_cpus(app: &App) -> bool {
+    matches!(
+        app.spec.instances,
+        Some(Instances::PerCpu | Instances::PerCpuMinus(_))
+    )
+}
+
+/// A hash of what decides a node's share of `instances: 0`: labels, taints,
+/// schedulability, allocatable resources and readiness.
+pub fn node_capacity_hash(node: &Node) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    node.labels().hash(&mut h);
+    if let Some(spec) = &node.spec {
+        spec.unschedulable.hash(&mut h);
+        for taint in spec.taints.iter().flatten() {
+            (&taint.key, &taint.value, &taint.effect).hash(&mut h);
+        }
+    }
+    if let Some(status) = &node.status {
+        for (resource, quantity) in status.allocatable.iter().flatten() {
+            (resource, &quantity.0).hash(&mut h);
+        }
+        for condition in status.conditions.iter().flatten() {
+            if condition.type_ == "Ready" {
+                condition.status.hash(&mut h);
+            }
+        }
+    }
+    Some(h.finish())
+}
+
+/// A hash of a pod's restart counts: restarts are what the App reacts to;
+/// readiness reaches it through the Deployment's status.
+pub fn pod_restarts_hash(pod: &Pod) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    if let Some(status) = &pod.status {
+        for c in status.container_statuses.iter().flatten() {
+            (&c.name, c.restart_count).hash(&mut h);
+        }
+    }
+    Some(h.finish())
+}
+
+/// Highest container restart count among `pods`.
+pub fn max_restarts<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> i32 {
+    pods.into_iter()
+        .filter_map(|p| p.status.as_ref())
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .map(|c| c.restart_count)
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::core::v1::{ContainerStatus, NodeSpec, NodeStatus, PodStatus, Taint};
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use kube::runtime::watcher;
+
+    use super::*;
+    use crate::crd::AppSpec;
+
+    fn pod(restarts: &[i32]) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some("web-abc".into()),
+                namespace: Some("shop".into()),
+                labels: Some(BTreeMap::from([(
+                    INSTANCE_LABEL.to_string(),
+                    "web".to_string(),
+                )])),
+                ..Default::default()
+            },
+            status: Some(PodStatus {
+                container_statuses: Some(
+                    restarts
+                        .iter()
+                        .map(|n| ContainerStatus {
+                            name: format!("c{n}"),
+                            restart_count: *n,
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn pods_map_to_their_app() {
+        assert_eq!(
+            app_of_pod(&pod(&[0])),
+            Some(ObjectRef::new("web").within("shop"))
+        );
+        let mut orphan = pod(&[0]);
+        orphan.metadata.labels = None;
+        assert_eq!(app_of_pod(&orphan), None);
+    }
+
+    #[test]
+    fn restarts_are_the_highest_count() {
+        assert_eq!(max_restarts([&pod(&[1, 4]), &pod(&[2])]), 4);
+        assert_eq!(max_restarts(std::iter::empty()), 0);
+        assert_ne!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&pod(&[2])));
+        let mut ready = pod(&[1]);
+        ready.status.as_mut().unwrap().phase = Some("Running".into());
+        assert_eq!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&ready));
+    }
+
+    fn node(cpu: &str, heartbeat: i64) -> Node {
+        Node {
+            metadata: ObjectMeta {
+                name: Some("n1".into()),
+                resource_version: Some(heartbeat.to_string()),
+                ..Default::default()
+            },
+            spec: Some(NodeSpec {
+                taints: Some(vec![Taint {
+                    key: "kwok.x-k8s.io/node".into(),
+                    value: Some("fake".into()),
+                    effect: "NoSchedule".into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            status: Some(NodeStatus {
+                allocatable: Some(BTreeMap::from([("cpu".to_string(), Quantity(cpu.into()))])),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn node_hash_ignores_heartbeats_but_sees_capacity() {
+        assert_eq!(
+            node_capacity_hash(&node("4", 1)),
+            node_capacity_hash(&node("4", 2))
+        );
+        assert_ne!(
+            node_capacity_hash(&node("4", 1)),
+            node_capacity_hash(&node("8", 1))
+        );
+        let mut cordoned = node("4", 1);
+        cordoned.spec.as_mut().unwrap().unschedulable = Some(true);
+        assert_ne!(
+            node_capacity_hash(&node("4", 1)),
+            node_capacity_hash(&cordoned)
+        );
+    }
+
+    fn app(name: &str, instances: Option<Instances>) -> App {
+        let mut app = App::new(
+            name,
+            AppSpec {
+                image: "web:1".into(),
+                instances,
+                ..Default::default()
+            },
+        );
+        app.metadata.namespace = Some("shop".into());
+        app
+    }
+
+    #[test]
+    fn node_changes_reach_only_cpu_counting_apps() {
+        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<App>>();
+        for app in [
+            app("fixed", Some(Instances::Count(3))),
+            app("default", None),
+            app("max", Some(Instances::PerCpu)),
+            app("minus", Some(Instances::PerCpuMinus(1))),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(app))));
+        }
+        let mut names: Vec<String> = apps_counting_cpus(&store)
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["max", "minus"]);
+    }
+}
