@@ -18,6 +18,7 @@ use super::context::Context;
 use super::error::ErrorBackoff;
 use super::fake_api::{FakeApi, Recorded};
 use super::reconcile::reconcile;
+use super::synced::Synced;
 use crate::core::{self, BuildOptions, Desired, REVISION_ANNOTATION};
 use crate::crd::{App, AppSpec, AppStatus, Instances, RolloutSpec};
 use crate::leader::Leadership;
@@ -72,7 +73,9 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
             instance: None,
         },
         nodes,
+        nodes_synced: Synced::done(),
         pods,
+        pods_synced: Synced::done(),
         build: options(),
         backoff: ErrorBackoff::default(),
         leadership,
@@ -723,4 +726,48 @@ async fn an_app_that_does_not_parse_is_reported_on_its_status() {
         .message;
     assert!(message.contains("lots"), "{message}");
     assert_eq!(event_reasons(&writes), ["InvalidSpec"]);
+}
+
+#[tokio::test]
+async fn decides_on_the_app_as_stored_not_a_stale_cached_copy() {
+    let h = harness(Vec::new());
+    let good = desired(&app(spec("web:1", 2), None));
+    let stale = app(
+        spec("web:2", 2),
+        Some(AppStatus {
+            last_good_revision: Some(good.revision.clone()),
+            ..Default::default()
+        }),
+    );
+    let bad = desired(&stale);
+    // The API server already has the failure recorded and the rollback
+    // applied; the cache has not seen the status write yet.
+    let mut stored = stale.clone();
+    stored.status.as_mut().unwrap().failed_revision = Some(bad.revision.clone());
+    h.store_app(&stored);
+    h.api.put(
+        DEPLOYMENT,
+        deployment_with_status(
+            &good,
+            3,
+            json!({"observedGeneration": 3, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}),
+        ),
+    );
+
+    reconcile(Arc::new(DeserializeGuard(Ok(stale))), h.ctx.clone())
+        .await
+        .expect("reconcile succeeds");
+
+    let writes = h.api.writes();
+    let applied = &write_to(&writes, Method::PATCH, DEPLOYMENT)[0].body;
+    assert_eq!(
+        applied["spec"]["template"]["metadata"]["annotations"][REVISION_ANNOTATION],
+        json!(good.revision),
+        "the failed revision is not retried"
+    );
+    assert!(
+        event_reasons(&writes).is_empty(),
+        "{:?}",
+        event_reasons(&writes)
+    );
 }
