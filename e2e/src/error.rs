@@ -28,6 +28,9 @@ pub enum Error {
         last_seen: String,
     },
 
+    #[error("node {name} does not exist: start the real node with e2e/cluster/node-up.sh (or up.sh without READYROLL_REAL_NODE=0)")]
+    NoRealNode { name: String },
+
     #[error("{what} disappeared while waiting for it")]
     Gone { what: String },
 }

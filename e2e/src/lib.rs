@@ -6,7 +6,8 @@
 //!
 //! Each test works in its own [`TestNamespace`], which is deleted when dropped and whose
 //! objects are printed when the test panics. Fake nodes come from kwok via [`KwokNode`];
-//! [`wait_for`] waits on any object with a [`kube::runtime::wait::Condition`].
+//! [`wait_for`] waits on any object with a [`kube::runtime::wait::Condition`]. The real node
+//! and its images are described in [`real_node`].
 #![forbid(unsafe_code)]
 
 mod background;
@@ -14,15 +15,19 @@ mod cluster;
 pub mod conditions;
 mod dump;
 mod error;
+pub mod helm;
+pub mod http;
 pub mod kwok;
 mod must;
 mod names;
 mod namespace;
+pub mod real_node;
 mod wait;
 
 pub use cluster::{Cluster, E2E_ENV};
 pub use dump::dump_namespace;
 pub use error::Error;
+pub use helm::{Helm, HelmError, Rendered};
 pub use kwok::KwokNode;
 pub use must::Must;
 pub use namespace::TestNamespace;

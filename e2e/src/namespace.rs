@@ -1,10 +1,15 @@
-use k8s_openapi::{api::core::v1::Namespace, NamespaceResourceScope};
+use std::time::Duration;
+
+use k8s_openapi::{
+    api::core::v1::{Namespace, ServiceAccount},
+    NamespaceResourceScope,
+};
 use kube::{
     api::{DeleteParams, ObjectMeta, PostParams},
     Api, Client, Config, Resource,
 };
 
-use crate::{background, dump::dump_namespace, names::unique_name, Cluster, Error};
+use crate::{background, dump::dump_namespace, names::unique_name, wait_for, Cluster, Error};
 
 /// Label on every namespace the harness creates, to find leftovers.
 pub const TEST_NAMESPACE_LABEL: &str = "readyroll.dev/e2e";
@@ -44,6 +49,15 @@ impl TestNamespace {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Waits until the controller manager created the namespace's `default` ServiceAccount:
+    /// until then the API server rejects pods that mount its token.
+    pub async fn wait_for_default_service_account(&self) -> Result<(), Error> {
+        let accounts = self.api::<ServiceAccount>();
+        let exists = |sa: Option<&ServiceAccount>| sa.is_some();
+        wait_for(&accounts, "default", exists, Duration::from_secs(60)).await?;
+        Ok(())
     }
 
     /// An [`Api`] for namespaced objects in this namespace.

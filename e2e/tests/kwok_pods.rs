@@ -5,11 +5,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Pod};
-use kube::api::{ListParams, ObjectMeta, PostParams};
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use readyroll_e2e::{
     conditions::{deployment_available, is_pod_ready, pod_ready, pod_running},
-    kwok::{NEVER_READY_ANNOTATION, READY_DELAY_ANNOTATION},
-    wait_for, Cluster, Error, KwokNode, Must, TestNamespace,
+    kwok::{DELETE_DELAY_ANNOTATION, NEVER_READY_ANNOTATION, READY_DELAY_ANNOTATION},
+    wait_for, wait_for_deletion, Cluster, Error, KwokNode, Must, TestNamespace,
 };
 use support::{deployment, pod_spec_on};
 
@@ -114,6 +114,60 @@ async fn never_ready_pod_stays_unready_while_its_neighbour_turns_ready() {
         Ok(pod) => panic!("never-ready pod became Ready: {:?}", pod.status),
         Err(err) => panic!("watching the never-ready pod failed: {err}"),
     }
+}
+
+#[tokio::test]
+async fn deleted_pod_lingers_for_its_delete_delay() {
+    let Some(cluster) = Cluster::connect_or_skip().await else {
+        return;
+    };
+    let node = KwokNode::create(&cluster, "delete-delay", 1)
+        .await
+        .must("create kwok node");
+    let ns = TestNamespace::new(&cluster, "delete-delay")
+        .await
+        .must("create namespace");
+    let pods = ns.api::<Pod>();
+    let pod = Pod {
+        metadata: ObjectMeta {
+            name: Some("slow-stop".to_owned()),
+            annotations: Some(
+                [
+                    (READY_DELAY_ANNOTATION.to_owned(), "0s".to_owned()),
+                    (DELETE_DELAY_ANNOTATION.to_owned(), "3s".to_owned()),
+                ]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        },
+        spec: Some(pod_spec_on(node.name(), None)),
+        ..Pod::default()
+    };
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .must("create pod");
+    wait_for(&pods, "slow-stop", pod_ready(), TIMEOUT)
+        .await
+        .must("pod Ready");
+
+    let deleted = Instant::now();
+    pods.delete("slow-stop", &DeleteParams::default())
+        .await
+        .must("delete pod");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let terminating = pods.get_opt("slow-stop").await.must("read pod");
+    assert!(
+        terminating.is_some_and(|p| p.metadata.deletion_timestamp.is_some()),
+        "pod should still be terminating 1.5s into its 3s delete delay"
+    );
+    wait_for_deletion(&pods, "slow-stop", TIMEOUT)
+        .await
+        .must("pod removed");
+    let took = deleted.elapsed();
+    assert!(
+        took >= Duration::from_secs(3),
+        "pod removed after {took:?}, before its 3s delete delay"
+    );
 }
 
 #[tokio::test]

@@ -41,6 +41,8 @@ start_etcd() {
 
 start_apiserver() {
   daemon_running kube-apiserver && return
+  # Node names (readyroll-node) do not resolve in DNS: reach kubelets (logs, exec) by their
+  # InternalIP first, as kubeadm configures it.
   start_daemon kube-apiserver "$KUBERNETES_BIN/kube-apiserver" \
     --bind-address=0.0.0.0 \
     --secure-port="$APISERVER_PORT" \
@@ -52,6 +54,7 @@ start_apiserver() {
     --client-ca-file="$PKI_DIR/ca.crt" \
     --kubelet-client-certificate="$PKI_DIR/apiserver-kubelet-client.crt" \
     --kubelet-client-key="$PKI_DIR/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP,Hostname \
     --service-account-issuer="$SERVICE_ACCOUNT_ISSUER" \
     --service-account-key-file="$PKI_DIR/sa.pub" \
     --service-account-signing-key-file="$PKI_DIR/sa.key" \

@@ -6,7 +6,7 @@
 //! cwd), `instances` + `scheduling` (instances 0 / "max" / -N), `probes`
 //! (wait_ready, listen_timeout), `lifecycle` (kill_timeout and the drain),
 //! `deployment` (min_uptime, rollout settings), `resources`
-//! (max_memory_restart), `cron` (cron_restart), `env` (env, env_<profile>),
+//! (max_memory_restart), `cron` (cron_restart), `env` (env, `env_<profile>`),
 //! `shim` (the runtime shim), `defaults` (PM2's defaults, max_restarts).
 
 mod command;

@@ -1,0 +1,273 @@
+//! The kubelet-facing HTTP endpoint: `GET /ready` and `GET /live`.
+//!
+//! Runs inside the shim's single-threaded event loop: sockets are
+//! non-blocking, each connection has a deadline and a size cap, and the number
+//! of open connections is bounded, so a slow or hostile client can never stall
+//! the shim's signal handling.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+use crate::readiness::Phase;
+
+/// Time a client has to send its request head.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest request head accepted; the kubelet sends about 150 bytes.
+const MAX_REQUEST: usize = 8 * 1024;
+/// Open connections kept at once; the oldest is dropped to make room.
+const MAX_CONNECTIONS: usize = 32;
+
+#[derive(Debug, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub body: &'static str,
+    pub head_only: bool,
+}
+
+impl Response {
+    fn new(status: u16, body: &'static str) -> Self {
+        Response {
+            status,
+            body,
+            head_only: false,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let reason = match self.status {
+            200 => "OK",
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            431 => "Request Header Fields Too Large",
+            _ => "Service Unavailable",
+        };
+        let allow = if self.status == 405 {
+            "Allow: GET, HEAD\r\n"
+        } else {
+            ""
+        };
+        let mut out = format!(
+            "HTTP/1.1 {} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\n{allow}Connection: close\r\n\r\n",
+            self.status,
+            self.body.len()
+        )
+        .into_bytes();
+        if !self.head_only {
+            out.extend_from_slice(self.body.as_bytes());
+        }
+        out
+    }
+}
+
+/// Answers one request head (request line plus headers).
+pub fn respond(head: &[u8], phase: Phase) -> Response {
+    let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let line = String::from_utf8_lossy(&head[..line_end]);
+    let mut parts = line.split_ascii_whitespace();
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Response::new(400, "bad request\n");
+    };
+    if !version.starts_with("HTTP/") {
+        return Response::new(400, "bad request\n");
+    }
+    let head_only = match method {
+        "GET" => false,
+        "HEAD" => true,
+        _ => return Response::new(405, "method not allowed\n"),
+    };
+    let path = target.split('?').next().unwrap_or(target);
+    let mut response = match path {
+        "/ready" => match phase {
+            Phase::Ready => Response::new(200, "ready\n"),
+            Phase::Starting => Response::new(503, "not ready\n"),
+            Phase::Stopping => Response::new(503, "stopping\n"),
+        },
+        "/live" => Response::new(200, "alive\n"),
+        _ => Response::new(404, "not found\n"),
+    };
+    response.head_only = head_only;
+    response
+}
+
+/// Where a request head ends (after the blank line), if it is complete.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    [crlf, lf].into_iter().flatten().min()
+}
+
+struct Connection {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    deadline: Instant,
+}
+
+enum Progress {
+    Waiting,
+    Done,
+}
+
+impl Connection {
+    fn advance(&mut self, phase: Phase) -> Progress {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Progress::Done,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Progress::Waiting,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return Progress::Done,
+            }
+            let response = match head_end(&self.buf) {
+                Some(end) => respond(&self.buf[..end], phase),
+                None if self.buf.len() > MAX_REQUEST => Response::new(431, "request too large\n"),
+                None => continue,
+            };
+            // The reply is far smaller than a fresh socket's send buffer, so
+            // one non-blocking write delivers it; a client that cannot take it
+            // is not worth waiting for.
+            let _ = self.stream.write_all(&response.to_bytes());
+            return Progress::Done;
+        }
+    }
+}
+
+pub struct ProbeServer {
+    listener: TcpListener,
+    connections: Vec<Connection>,
+}
+
+impl ProbeServer {
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        Ok(ProbeServer {
+            listener,
+            connections: Vec::new(),
+        })
+    }
+
+    pub fn listener_fd(&self) -> BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+
+    pub fn connection_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.connections.iter().map(|c| c.stream.as_fd())
+    }
+
+    /// Accepts waiting clients, answers every complete request and drops
+    /// connections that are finished or past their deadline.
+    pub fn serve(&mut self, now: Instant, phase: Phase) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    if self.connections.len() >= MAX_CONNECTIONS {
+                        self.connections.remove(0);
+                    }
+                    self.connections.push(Connection {
+                        stream,
+                        buf: Vec::new(),
+                        deadline: now + REQUEST_TIMEOUT,
+                    });
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // WouldBlock ends the batch; errors such as EMFILE or an
+                // aborted handshake must not take the shim down either.
+                Err(_) => break,
+            }
+        }
+        self.connections
+            .retain_mut(|c| matches!(c.advance(phase), Progress::Waiting) && now < c.deadline);
+    }
+
+    /// When the oldest open connection times out.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.connections.iter().map(|c| c.deadline).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBELET: &[u8] = b"GET /ready HTTP/1.1\r\nHost: 10.0.0.1:9797\r\n\
+        User-Agent: kube-probe/1.34\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn ready_reflects_the_phase() {
+        assert_eq!(
+            respond(KUBELET, Phase::Ready),
+            Response::new(200, "ready\n")
+        );
+        assert_eq!(
+            respond(KUBELET, Phase::Starting),
+            Response::new(503, "not ready\n")
+        );
+        assert_eq!(
+            respond(KUBELET, Phase::Stopping),
+            Response::new(503, "stopping\n")
+        );
+    }
+
+    #[test]
+    fn live_is_always_ok() {
+        for phase in [Phase::Starting, Phase::Ready, Phase::Stopping] {
+            assert_eq!(respond(b"GET /live HTTP/1.0\r\n\r\n", phase).status, 200);
+        }
+    }
+
+    #[test]
+    fn query_strings_head_and_unknown_paths() {
+        assert_eq!(
+            respond(b"GET /ready?x=1 HTTP/1.1\r\n\r\n", Phase::Ready).status,
+            200
+        );
+        let head = respond(b"HEAD /ready HTTP/1.1\r\n\r\n", Phase::Ready);
+        assert!(head.head_only);
+        assert!(!String::from_utf8_lossy(&head.to_bytes()).contains("ready\n"));
+        assert_eq!(respond(b"GET / HTTP/1.1\r\n\r\n", Phase::Ready).status, 404);
+        assert_eq!(
+            respond(b"POST /ready HTTP/1.1\r\n\r\n", Phase::Ready).status,
+            405
+        );
+    }
+
+    #[test]
+    fn garbage_is_a_bad_request() {
+        for garbage in [
+            &b""[..],
+            b"\x00\xff\r\n\r\n",
+            b"GET\r\n\r\n",
+            b"GET /ready FTP/1\r\n\r\n",
+        ] {
+            assert_eq!(respond(garbage, Phase::Ready).status, 400, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn response_bytes_are_well_formed() {
+        let text = String::from_utf8(Response::new(503, "not ready\n").to_bytes()).expect("utf8");
+        assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        assert!(text.contains("Content-Length: 10\r\n"));
+        assert!(text.ends_with("\r\n\r\nnot ready\n"));
+        let text =
+            String::from_utf8(Response::new(405, "method not allowed\n").to_bytes()).expect("utf8");
+        assert!(text.contains("Allow: GET, HEAD\r\n"));
+    }
+
+    #[test]
+    fn head_end_accepts_crlf_and_bare_lf() {
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nrest"), Some(18));
+        assert_eq!(head_end(b"GET / HTTP/1.1\n\n"), Some(16));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+    }
+}

@@ -1,0 +1,315 @@
+//! Runs the app and everything around it in one single-threaded poll loop:
+//! signals (via signalfd), the IPC channel, the probe server and timers.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::cli::RunConfig;
+use crate::ipc::IpcChannel;
+use crate::log;
+use crate::probe_server::ProbeServer;
+use crate::process_tree;
+use crate::readiness::{port_accepts, Mode, Readiness};
+use crate::signals::{exit_code_for, SignalInbox, FORWARDED};
+use crate::spawn::spawn_app;
+use crate::spawn::StartError;
+
+/// Longest single poll; only bounds how stale a missed wake-up could get.
+const MAX_POLL_MS: u16 = 60_000;
+/// How long to wait for killed leftovers to be reaped before exiting anyway.
+const FINAL_REAP_BUDGET: Duration = Duration::from_secs(2);
+
+/// Runs the app to completion and returns the shim's exit status.
+pub fn run(config: RunConfig) -> i32 {
+    match Supervisor::start(config) {
+        Ok(mut supervisor) => supervisor.run_until_exit(),
+        Err(err) => {
+            log(&err.message);
+            err.exit_code
+        }
+    }
+}
+
+struct Supervisor {
+    config: RunConfig,
+    app: Pid,
+    signals: SignalInbox,
+    probe: ProbeServer,
+    ipc: IpcChannel,
+    readiness: Readiness,
+    stopping: bool,
+    kill_at: Option<Instant>,
+    killed: bool,
+    app_exit_code: Option<i32>,
+}
+
+impl Supervisor {
+    fn start(config: RunConfig) -> Result<Self, StartError> {
+        let setup = |what: &str| {
+            let what = what.to_string();
+            move |e: std::io::Error| StartError {
+                exit_code: 1,
+                message: format!("{what}: {e}"),
+            }
+        };
+        let signals = SignalInbox::open().map_err(setup("cannot set up signal handling"))?;
+        // Orphans of the app become our children, so they can be reaped and
+        // killed even when the shim is not PID 1 (PID 1 gets this anyway).
+        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+            log(&format!("cannot become child subreaper: {e}"));
+        }
+        let probe = ProbeServer::bind(config.probe_addr).map_err(setup(&format!(
+            "--probe-addr {}: cannot listen",
+            config.probe_addr
+        )))?;
+        let (ipc, app_end) = IpcChannel::pair().map_err(setup("cannot create the IPC channel"))?;
+        let app = spawn_app(&config.command, &app_end)?;
+        // The app holds its own copy now; keeping ours would hide its exit.
+        drop(app_end);
+        let mode = Mode::from_flags(config.wait_ready, config.port);
+        let readiness = Readiness::new(mode, config.listen_timeout, Instant::now());
+        Ok(Supervisor {
+            config,
+            app,
+            signals,
+            probe,
+            ipc,
+            readiness,
+            stopping: false,
+            kill_at: None,
+            killed: false,
+            app_exit_code: None,
+        })
+    }
+
+    fn run_until_exit(&mut self) -> i32 {
+        loop {
+            self.reap();
+            if let Some(code) = self.app_exit_code {
+                return self.finish(code);
+            }
+            self.handle_timers(Instant::now());
+            let (signals_readable, ipc_readable) = self.wait_for_events();
+            if signals_readable {
+                self.handle_signals();
+            }
+            if ipc_readable {
+                self.handle_ipc();
+            }
+            self.probe.serve(Instant::now(), self.readiness.phase());
+        }
+    }
+
+    /// Blocks until a descriptor is readable or the next deadline passes.
+    /// Returns whether the signal fd and the IPC channel are readable.
+    fn wait_for_events(&self) -> (bool, bool) {
+        let timeout = self.poll_timeout(Instant::now());
+        let mut fds = vec![
+            PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.probe.listener_fd(), PollFlags::POLLIN),
+        ];
+        let ipc_index = self.ipc.is_open().then(|| {
+            fds.push(PollFd::new(self.ipc.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        fds.extend(
+            self.probe
+                .connection_fds()
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+        );
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => {
+                // Not expected with valid descriptors; avoid a busy loop.
+                log(&format!("poll failed: {e}"));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let readable = |i: usize| fds[i].any().unwrap_or(false);
+        (readable(0), ipc_index.is_some_and(readable))
+    }
+
+    fn poll_timeout(&self, now: Instant) -> PollTimeout {
+        let deadline = [
+            self.readiness.next_deadline(),
+            self.probe.next_deadline(),
+            self.kill_at.filter(|_| !self.killed),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let ms = match deadline {
+            // Round up so a deadline 0.3 ms away does not spin with timeout 0.
+            Some(at) => at.saturating_duration_since(now).as_micros().div_ceil(1000),
+            None => u128::from(MAX_POLL_MS),
+        };
+        PollTimeout::from(u16::try_from(ms).unwrap_or(MAX_POLL_MS).min(MAX_POLL_MS))
+    }
+
+    fn handle_timers(&mut self, now: Instant) {
+        if let Some(port) = self.readiness.port_check_due(now) {
+            let accepted = port_accepts(port);
+            if let Some(after) = self.readiness.on_port_check(Instant::now(), accepted) {
+                log(&format!(
+                    "app ready after {} ms (port {port} accepts connections)",
+                    after.as_millis()
+                ));
+            }
+        }
+        if let Some(budget) = self.readiness.budget_expired(now) {
+            let waiting_for = match (self.config.wait_ready, self.config.port) {
+                (true, _) => "no process.send('ready') yet".to_string(),
+                (false, Some(port)) => format!("port {port} does not accept connections yet"),
+                (false, None) => "not started".to_string(),
+            };
+            log(&format!(
+                "app not ready after --listen-timeout-ms={} ({waiting_for}); /ready keeps answering 503",
+                budget.as_millis()
+            ));
+        }
+        if let Some(kill_at) = self.kill_at {
+            if !self.killed && now >= kill_at {
+                log(&format!(
+                    "app still running --kill-timeout-ms={} after the stop request; sending SIGKILL to its process tree",
+                    self.config.kill_timeout.as_millis()
+                ));
+                process_tree::kill_all(self.app);
+                self.killed = true;
+            }
+        }
+    }
+
+    fn handle_signals(&mut self) {
+        let received = match self.signals.drain() {
+            Ok(received) => received,
+            Err(e) => {
+                log(&format!("cannot read signals: {e}"));
+                return;
+            }
+        };
+        for signal in received {
+            match signal {
+                Signal::SIGCHLD => self.reap(),
+                Signal::SIGTERM => self.begin_stop(),
+                s if FORWARDED.contains(&s) => self.signal_app(s),
+                _ => {}
+            }
+        }
+    }
+
+    /// PM2's stop: not ready at once, then the stop signal to the app's whole
+    /// process tree (PM2's default `treekill`) or the 'shutdown' message, then
+    /// SIGKILL once the kill timeout has passed.
+    fn begin_stop(&mut self) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        self.readiness.begin_stopping();
+        let kill_ms = self.config.kill_timeout.as_millis();
+        let signal = self.config.stop_signal;
+        if self.config.shutdown_with_message {
+            match self.ipc.send_string("shutdown") {
+                Ok(()) => log(&format!(
+                    "SIGTERM received: sent 'shutdown' over IPC; SIGKILL in {kill_ms} ms"
+                )),
+                Err(e) => {
+                    log(&format!(
+                        "SIGTERM received: IPC unavailable ({e}); sending {signal} to the app's \
+                         process tree instead; SIGKILL in {kill_ms} ms"
+                    ));
+                    self.signal_tree(signal);
+                }
+            }
+        } else {
+            log(&format!(
+                "SIGTERM received: sending {signal} to the app's process tree; SIGKILL in {kill_ms} ms"
+            ));
+            self.signal_tree(signal);
+        }
+        self.kill_at = Instant::now().checked_add(self.config.kill_timeout);
+    }
+
+    fn signal_tree(&self, signal: Signal) {
+        match process_tree::signal_all(self.app, signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => log(&format!("cannot send {signal} to the app: {e}")),
+        }
+    }
+
+    fn signal_app(&self, signal: Signal) {
+        match kill(self.app, signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => log(&format!("cannot send {signal} to the app: {e}")),
+        }
+    }
+
+    fn handle_ipc(&mut self) {
+        let received = self.ipc.receive();
+        if received.ready_messages > 0 {
+            if let Some(after) = self.readiness.on_ready_message(Instant::now()) {
+                log(&format!(
+                    "app ready after {} ms (process.send('ready'))",
+                    after.as_millis()
+                ));
+            }
+        }
+    }
+
+    /// Reaps every exited child (PID 1's duty) and records the app's status.
+    fn reap(&mut self) {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == self.app => {
+                    self.app_exit_code = Some(code);
+                }
+                Ok(WaitStatus::Signaled(pid, signal, _)) if pid == self.app => {
+                    self.app_exit_code = Some(exit_code_for(signal));
+                }
+                Ok(WaitStatus::StillAlive) => return,
+                Ok(_) | Err(Errno::EINTR) => {}
+                // ECHILD: nothing left to reap.
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// The app is gone: nothing it started may outlive it.
+    fn finish(&mut self, code: i32) -> i32 {
+        // Every live descendant has a chain of living parents up to the shim
+        // (orphans are re-parented to it), so no children means nothing to
+        // kill, and the /proc scan can be skipped.
+        if has_children() {
+            process_tree::kill_all(self.app);
+        }
+        let give_up = Instant::now() + FINAL_REAP_BUDGET;
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) if Instant::now() < give_up => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+        code
+    }
+}
+
+/// Reaps exited children and tells whether any child is still running.
+fn has_children() -> bool {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return true,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+    }
+}
