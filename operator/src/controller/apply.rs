@@ -196,8 +196,10 @@ pub async fn apply_status(
         "status": status,
     });
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch_status(name, &params, &Patch::Apply(&body))
-        .await
-        .map(drop)
-        .map_err(Error::api(format!("writing status of App {name}")))
+    match api.patch_status(name, &params, &Patch::Apply(&body)).await {
+        Ok(_) => Ok(()),
+        // Deleted while this reconcile ran: there is no status left to write.
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(Error::api(format!("writing status of App {name}"))(e)),
+    }
 }

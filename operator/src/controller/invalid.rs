@@ -27,21 +27,23 @@ pub async fn report_spec(ctx: &Context, app: &App, message: &str) -> Result<Acti
     let previous = app.status.clone().unwrap_or_default();
     let generation = app.meta().generation;
     let new_status = status::invalid_spec(&previous, generation, message, Timestamp::now());
+    // The Event goes first, as for every step: whoever sees the status also
+    // finds the Event.
+    if !already_reported(&previous, generation, message) {
+        events::publish(
+            &ctx.leadership,
+            &ctx.recorder(),
+            app,
+            &[Note::warning(events::INVALID_SPEC, message.to_string())],
+        )
+        .await;
+    }
     if new_status != previous {
         let namespace = app
             .namespace()
             .ok_or(Error::MissingField("App has no namespace"))?;
         let apps: Api<App> = Api::namespaced(ctx.client.clone(), &namespace);
         apply_status(&ctx.leadership, &apps, &app.name_any(), &new_status).await?;
-    }
-    if !already_reported(&previous, generation, message) {
-        events::publish(
-            &ctx.leadership,
-            &ctx.recorder,
-            app,
-            &[Note::warning(events::INVALID_SPEC, message.to_string())],
-        )
-        .await;
     }
     Ok(Action::await_change())
 }
@@ -81,20 +83,6 @@ pub async fn report_unreadable(ctx: &Context, invalid: &InvalidObject) -> Result
         .unwrap_or_default();
     let generation = object.metadata.generation;
     let new_status = status::invalid_spec(&previous, generation, &message, Timestamp::now());
-    if new_status != previous {
-        let body = serde_json::json!({
-            "apiVersion": App::api_version(&()),
-            "kind": App::kind(&()),
-            "status": new_status,
-        });
-        api.patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .map_err(Error::api(format!("writing status of App {name}")))?;
-    }
     if !already_reported(&previous, generation, &message) {
         let reference = ObjectReference {
             api_version: Some(App::api_version(&()).to_string()),
@@ -112,9 +100,24 @@ pub async fn report_unreadable(ctx: &Context, invalid: &InvalidObject) -> Result
             secondary: None,
         };
         ensure_leader(&ctx.leadership)?;
-        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+        if let Err(error) = ctx.recorder().publish(&event, &reference).await {
             warn!(%error, "could not publish event");
         }
+    }
+    if new_status != previous {
+        let body = serde_json::json!({
+            "apiVersion": App::api_version(&()),
+            "kind": App::kind(&()),
+            "status": new_status,
+        });
+        ensure_leader(&ctx.leadership)?;
+        api.patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .map_err(Error::api(format!("writing status of App {name}")))?;
     }
     Ok(Action::await_change())
 }

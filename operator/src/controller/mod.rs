@@ -1,6 +1,6 @@
 //! The controller: thin I/O around the pure core. Each reconcile step lives
-//! in its own file: `cron` → `core::build` → `rollout` → `apply` → `status`
-//! → `events`, wired together in `reconcile` and started by `run`.
+//! in its own file: `cron` → `core::build` → `rollout` → `apply` → `events`
+//! → `status`, wired together in `reconcile` and started by `run`.
 
 mod apply;
 mod args;
@@ -14,6 +14,7 @@ mod reconcile;
 mod rollout;
 mod run;
 mod status;
+mod synced;
 mod watches;
 
 #[cfg(test)]

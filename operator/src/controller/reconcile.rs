@@ -1,5 +1,5 @@
 //! One reconcile of an App, as a pipeline of named steps:
-//! cron → build (pure core) → read → decide (pure rollout) → apply → status → events.
+//! cron → build (pure core) → read → decide (pure rollout) → apply → events → status.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,14 +92,25 @@ pub fn error_policy(
     Action::requeue(delay)
 }
 
-#[instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().as_deref().unwrap_or("")))]
-async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
+#[instrument(skip_all, fields(app = %cached.name_any(), namespace = cached.namespace().as_deref().unwrap_or("")))]
+async fn reconcile_app(cached: &App, ctx: &Context) -> Result<Outcome, Error> {
     let now = Timestamp::now();
-    let name = app.name_any();
-    let namespace = app
+    let name = cached.name_any();
+    let namespace = cached
         .namespace()
         .ok_or(Error::MissingField("App has no namespace"))?;
     let apps: Api<App> = Api::namespaced(ctx.client.clone(), &namespace);
+    // The cache can lag behind our own last status write. Deciding on an
+    // older status (say, one without the failed revision just recorded)
+    // could retry a release that was rolled back, so the App is read fresh.
+    let Some(app) = apps
+        .get_opt(&name)
+        .await
+        .map_err(Error::api(format!("reading App {name}")))?
+    else {
+        return Ok(Outcome::idle(Action::await_change()));
+    };
+    let app = &app;
     let mut status = app.status.clone().unwrap_or_default();
     let mut notes = Vec::new();
 
@@ -191,6 +202,20 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         }
     };
     debug!(?decision, revision = %desired.revision, "rollout decision");
+    let status_after = |previous: &AppStatus, deployment: &ObservedDeployment| {
+        status::compute(&StatusInputs {
+            previous,
+            generation: app.meta().generation,
+            instances: desired.instances,
+            desired_revision: &desired.revision,
+            decision: &decision,
+            deployment,
+            restarts: all_restarts,
+            max_restarts: max_allowed,
+            next_cron_restart: next_cron,
+            now,
+        })
+    };
     if let Decision::Fail {
         failure,
         rollback_to,
@@ -200,10 +225,12 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         if rollback_to.is_some() {
             ctx.metrics.record_rollback();
         }
-        // Recorded before the rollback is applied, so the failed revision
-        // can never be retried by a reconcile that missed this one.
+        // Recorded (with the Degraded condition saying why) before the
+        // rollback is applied, so the failed revision can never be retried
+        // by a reconcile that missed this one.
         info!(revision = %desired.revision, reason = failure.reason(), "rollout failed");
-        status.failed_revision = Some(desired.revision.clone());
+        let before = observed_before.clone().unwrap_or_default();
+        status = status_after(&status, &before);
         apply_status(&ctx.leadership, &apps, &name, &status).await?;
     }
 
@@ -222,28 +249,10 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(ctx.client.clone(), &namespace);
     apply_or_remove(&ctx.leadership, &pdbs, &name, desired.pdb.as_ref(), &uid).await?;
 
-    // Step 6: status.
+    // Step 6: events, before the status: whoever sees the status of a
+    // finished step also finds its Event.
     let applied = ObservedDeployment::from_deployment(&applied);
     let previous = app.status.clone().unwrap_or_default();
-    let new_status = status::compute(&StatusInputs {
-        previous: &status,
-        generation: app.meta().generation,
-        instances: desired.instances,
-        desired_revision: &desired.revision,
-        decision: &decision,
-        deployment: &applied,
-        restarts: all_restarts,
-        max_restarts: max_allowed,
-        next_cron_restart: next_cron,
-        now,
-    });
-    // `status` is what the API server holds now; unchanged means no write,
-    // so a reconcile caused by our own status update ends here.
-    if new_status != status {
-        apply_status(&ctx.leadership, &apps, &name, &new_status).await?;
-    }
-
-    // Step 7: events.
     notes.extend(events::rollout_notes(
         &previous,
         observed_before.as_ref(),
@@ -251,7 +260,14 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         &desired.revision,
         desired.instances,
     ));
-    events::publish(&ctx.leadership, &ctx.recorder, app, &notes).await;
+    events::publish(&ctx.leadership, &ctx.recorder(), app, &notes).await;
+
+    // Step 7: status. `status` is what the API server holds now; unchanged
+    // means no write, so a reconcile caused by our own status update ends here.
+    let new_status = status_after(&status, &applied);
+    if new_status != status {
+        apply_status(&ctx.leadership, &apps, &name, &new_status).await?;
+    }
 
     Ok(Outcome {
         action: Action::requeue(next_wakeup(next_cron, now)),

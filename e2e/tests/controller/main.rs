@@ -1,0 +1,15 @@
+//! The controller against a real API server, with kwok nodes for the pods:
+//! what only a real cluster can show (defaulting, garbage collection, the
+//! Deployment controller's rollouts, CEL validation, server-side apply).
+//!
+//! Each test runs its own controller in-process, watching its own
+//! namespace, and uses kwok nodes of its own.
+
+mod harness;
+mod observe;
+
+mod instances;
+mod objects;
+mod ownership;
+mod rollout;
+mod validation;
