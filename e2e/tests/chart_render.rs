@@ -250,11 +250,12 @@ fn rbac_is_least_privilege() {
         }
     }
 
-    let write = "create,delete,get,list,patch,update,watch";
+    let write = "create,delete,get,list,patch,watch";
     let read = "get,list,watch";
     let expected: BTreeSet<String> = [
-        "readyroll.dev/apps: get,list,patch,update,watch".to_owned(),
-        "readyroll.dev/apps/status: patch,update".to_owned(),
+        "readyroll.dev/apps: get,list,watch".to_owned(),
+        "readyroll.dev/apps/status: patch".to_owned(),
+        "readyroll.dev/apps/finalizers: update".to_owned(),
         format!("apps/deployments: {write}"),
         format!("/services: {write}"),
         format!("policy/poddisruptionbudgets: {write}"),
