@@ -17,7 +17,9 @@ fn load(name: &str) -> App {
     let mut app: App = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     // The API server assigns these; the core needs them for owner references.
     app.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
-    app.metadata.namespace.get_or_insert_with(|| "default".into());
+    app.metadata
+        .namespace
+        .get_or_insert_with(|| "default".into());
     app
 }
 
@@ -50,15 +52,27 @@ fn the_demo_app_is_three_instances_behind_a_fixed_node_port() {
     let service = desired.service.expect("a Service");
     let port = &service.spec.expect("spec").ports.expect("ports")[0];
     assert_eq!(port.node_port, Some(30080));
-    assert!(desired.pdb.is_some(), "3 instances get a PodDisruptionBudget");
+    assert!(
+        desired.pdb.is_some(),
+        "3 instances get a PodDisruptionBudget"
+    );
 }
 
 #[test]
 fn the_complete_example_uses_the_runtime_shim() {
     let desired = build(&load("complete.yaml"), &[], &opts()).expect("builds");
-    let pod = desired.deployment.spec.expect("spec").template.spec.expect("pod");
+    let pod = desired
+        .deployment
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod");
     let init = pod.init_containers.expect("init containers");
-    assert_eq!(init[0].image.as_deref(), Some("readyroll.dev/readyroll:dev"));
+    assert_eq!(
+        init[0].image.as_deref(),
+        Some("readyroll.dev/readyroll:dev")
+    );
     let command = pod.containers[0].command.clone().expect("command");
     assert_eq!(command[0], "/readyroll/bin/readyroll-shim");
     assert!(command.contains(&"--wait-ready".to_string()));
@@ -71,7 +85,11 @@ fn the_ecosystem_example_converts() {
         .arg(examples_dir().join("ecosystem.json"))
         .output()
         .expect("readyroll runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let app: App = serde_yaml::from_slice(&out.stdout).expect("an App");
     assert_eq!(app.metadata.name.as_deref(), Some("app-name"));
     assert_eq!(app.spec.listen_timeout, Some(10000));
