@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: binaries cluster-up cluster-down test-e2e crds install-operator test-node bench-report
+.PHONY: binaries cluster-up cluster-down test-e2e crds test-chart install-operator test-node bench-report
 
 # Builds the pinned kubernetes, etcd, kwok and helm binaries (reused when already built).
 binaries:
@@ -23,11 +23,18 @@ test-e2e:
 	kubeconfig="$$($(CLUSTER_SCRIPTS)/up.sh | tail -n 1)"; \
 	READYROLL_E2E=1 KUBECONFIG="$$kubeconfig" cargo test -p readyroll-e2e
 
-# Regenerate the CRD YAML from the Rust types (a test fails when it is stale).
+# Regenerates the CRD YAML from the Rust types: crds/ and the chart's copy (a test fails when
+# either is stale).
 crds:
 	cargo run -q -p readyroll -- crd > crds/apps.readyroll.dev.yaml.tmp
 	mv crds/apps.readyroll.dev.yaml.tmp crds/apps.readyroll.dev.yaml
+	cp crds/apps.readyroll.dev.yaml charts/readyroll/crds/apps.readyroll.dev.yaml
 
+
+# The Helm chart as the pinned helm renders it: lint, values, RBAC, security settings, schema.
+test-chart:
+	$(CLUSTER_SCRIPTS)/build-binaries.sh helm
+	READYROLL_E2E=1 cargo test -p readyroll-e2e --test chart_render
 
 # Installs the operator into the local cluster with its Helm chart, from its offline image.
 install-operator:

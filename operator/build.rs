@@ -33,7 +33,10 @@ fn git_commit() -> Option<String> {
     let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
     watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
     for name in watched {
-        if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", &name]) {
+        // --path-format needs git 2.31; older ones answer relative to here.
+        let path = git(&["rev-parse", "--path-format=absolute", "--git-path", &name])
+            .or_else(|| git(&["rev-parse", "--git-path", &name]));
+        if let Some(path) = path {
             if Path::new(&path).exists() {
                 println!("cargo:rerun-if-changed={path}");
             }

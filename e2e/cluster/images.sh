@@ -5,6 +5,7 @@
 #   readyroll.dev/testapp:v1, :v2      the static test HTTP server (VERSION baked in)
 #   readyroll.dev/node-app:v1, :v2     the node runtime and a PM2-style app in /app
 #   readyroll.dev/readyroll:dev        the operator: /readyroll and /readyroll-shim
+#   readyroll.dev/readyroll:dev-next   the same operator under a second tag (chart upgrade test)
 #
 # Usage: images.sh [--testapp BIN] [--operator BIN] [--shim BIN]
 #   --testapp   static readyroll-testapp binary (default: built here with cargo)
@@ -98,14 +99,15 @@ node_app_image() {
     --config.exposedports 3000/tcp --config.user "$NONROOT"
 }
 
+# operator_image TAG: the operator image under readyroll.dev/readyroll:TAG.
 operator_image() {
-  local stage
+  local tag="$1" stage
   require_static "$operator_bin"
   require_static "$shim_bin"
-  stage="$(stage_dir operator)"
+  stage="$(stage_dir "operator-$tag")"
   stage_file "$operator_bin" "$stage" readyroll
   stage_file "$shim_bin" "$stage" readyroll-shim
-  build_image readyroll.dev/readyroll:dev "$stage" \
+  build_image "readyroll.dev/readyroll:$tag" "$stage" \
     --config.entrypoint /readyroll --config.cmd run --config.user "$NONROOT"
 }
 
@@ -124,7 +126,9 @@ main() {
     layouts["readyroll.dev/node-app:$version"]="$(node_app_image "$version")"
   done
   if [[ -n "$operator_bin" && -n "$shim_bin" ]]; then
-    layouts["readyroll.dev/readyroll:dev"]="$(operator_image)"
+    for tag in dev dev-next; do
+      layouts["readyroll.dev/readyroll:$tag"]="$(operator_image "$tag")"
+    done
   else
     log "skipping readyroll.dev/readyroll:dev: give --operator and --shim (static binaries)"
   fi

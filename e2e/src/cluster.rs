@@ -119,11 +119,15 @@ fn local_cluster_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("READYROLL_CLUSTER_DIR") {
         return dir.into();
     }
-    let cache = std::env::var_os("READYROLL_CACHE")
+    cache_dir().join("cluster")
+}
+
+/// `${READYROLL_CACHE:-$HOME/.cache/readyroll}`, as in e2e/cluster/env.sh.
+pub(crate) fn cache_dir() -> PathBuf {
+    std::env::var_os("READYROLL_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             let home = std::env::var_os("HOME").unwrap_or_default();
             PathBuf::from(home).join(".cache").join("readyroll")
-        });
-    cache.join("cluster")
+        })
 }

@@ -52,7 +52,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* The operator image reference. */}}
 {{- define "readyroll.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/* The image App pods copy /readyroll-shim from: the operator image unless set. */}}

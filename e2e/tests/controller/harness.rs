@@ -14,6 +14,7 @@ use kube::{Api, CustomResourceExt, ResourceExt};
 use readyroll::controller::{self, ControllerConfig};
 use readyroll::core::BuildOptions;
 use readyroll::crd::{App, AppSpec, Instances};
+use readyroll::telemetry::Health;
 use readyroll_e2e::kwok::{NODE_LABEL_KEY, NODE_LABEL_VALUE, TAINT_KEY};
 use readyroll_e2e::{Cluster, KwokNode, Must, TestNamespace};
 use tokio::sync::oneshot;
@@ -65,6 +66,7 @@ impl Env {
             .await
             .must("create kwok node");
         let controller = RunningController::start(&cluster, ns.name());
+        controller.wait_until_ready().await;
         Some(Env {
             controller,
             _node: node,
@@ -213,6 +215,7 @@ fn node_labels(group: &str) -> BTreeMap<String, String> {
 struct RunningController {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    health: Health,
 }
 
 impl RunningController {
@@ -223,12 +226,27 @@ impl RunningController {
             Some(namespace.to_string()),
             Env::build_options(),
         );
+        let health = config.health.clone();
         let task = tokio::spawn(controller::run(config, async move {
             let _ = stopped.await;
         }));
         RunningController {
             stop: Some(stop),
             task: Some(task),
+            health,
+        }
+    }
+
+    /// The controller reports ready (what `/readyz` serves) once its
+    /// caches are synced.
+    async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.health.is_ready() {
+            assert!(
+                Instant::now() < deadline,
+                "controller not ready within {TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

@@ -9,6 +9,7 @@ use kube::runtime::reflector::Store;
 use kube::Client;
 
 use super::error::ErrorBackoff;
+use super::synced::Synced;
 use super::watches::INSTANCE_LABEL;
 use crate::core::BuildOptions;
 use crate::crd::App;
@@ -22,8 +23,10 @@ pub struct Context {
     pub reporter: Reporter,
     /// Every Node, for `instances: 0 / max / -N`.
     pub nodes: Store<Node>,
+    pub nodes_synced: Synced,
     /// Pods carrying readyroll's managed-by label, for restart counts.
     pub pods: Store<Pod>,
+    pub pods_synced: Synced,
     pub build: BuildOptions,
     pub backoff: ErrorBackoff,
     /// Writes happen only while this says so.
@@ -44,14 +47,13 @@ impl Context {
     pub async fn nodes(&self) -> Vec<Node> {
         // Until the first list arrives the store is empty, which would count
         // zero CPUs; waiting keeps `instances: 0` from flapping at start-up.
-        // The error only means the watch was dropped at shutdown.
-        let _ = self.nodes.wait_until_ready().await;
+        self.nodes_synced.wait().await;
         self.nodes.state().iter().map(|n| Node::clone(n)).collect()
     }
 
     /// The pods of `app`, once the cache holds the cluster's full list.
     pub async fn pods_of(&self, app: &App) -> Vec<Arc<Pod>> {
-        let _ = self.pods.wait_until_ready().await;
+        self.pods_synced.wait().await;
         let namespace = app.namespace();
         let name = app.name_any();
         self.pods.state_filter(|pod| {

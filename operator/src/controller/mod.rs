@@ -14,6 +14,7 @@ mod reconcile;
 mod rollout;
 mod run;
 mod status;
+mod synced;
 mod watches;
 
 #[cfg(test)]

@@ -92,14 +92,25 @@ pub fn error_policy(
     Action::requeue(delay)
 }
 
-#[instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().as_deref().unwrap_or("")))]
-async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
+#[instrument(skip_all, fields(app = %cached.name_any(), namespace = cached.namespace().as_deref().unwrap_or("")))]
+async fn reconcile_app(cached: &App, ctx: &Context) -> Result<Outcome, Error> {
     let now = Timestamp::now();
-    let name = app.name_any();
-    let namespace = app
+    let name = cached.name_any();
+    let namespace = cached
         .namespace()
         .ok_or(Error::MissingField("App has no namespace"))?;
     let apps: Api<App> = Api::namespaced(ctx.client.clone(), &namespace);
+    // The cache can lag behind our own last status write. Deciding on an
+    // older status (say, one without the failed revision just recorded)
+    // could retry a release that was rolled back, so the App is read fresh.
+    let Some(app) = apps
+        .get_opt(&name)
+        .await
+        .map_err(Error::api(format!("reading App {name}")))?
+    else {
+        return Ok(Outcome::idle(Action::await_change()));
+    };
+    let app = &app;
     let mut status = app.status.clone().unwrap_or_default();
     let mut notes = Vec::new();
 

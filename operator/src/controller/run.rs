@@ -4,21 +4,23 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::TryStreamExt;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::NamespaceResourceScope;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Error as ControllerError;
 use kube::runtime::events::Reporter;
-use kube::runtime::reflector::Store;
 use kube::runtime::{reflector, watcher, Controller, PredicateConfig, WatchStreamExt};
-use kube::{Api, Client};
+use kube::{Api, Client, Resource};
 use tracing::{debug, info, warn};
 
 use super::context::Context;
 use super::error::ErrorBackoff;
 use super::reconcile::{error_policy, reconcile};
+use super::synced::{sync_flag, CachesReady};
 use super::watches::{
     app_of_pod, apps_counting_cpus, managed_by_selector, node_capacity_hash, pod_restarts_hash,
 };
@@ -70,76 +72,67 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = config.client;
-    let (apps, pods): (Api<DeserializeGuard<App>>, Api<Pod>) = match &config.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
-    let children = |client: &Client| -> (Api<Deployment>, Api<Service>, Api<PodDisruptionBudget>) {
-        match &config.namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-            ),
-        }
-    };
-    let (deployments, services, pdbs) = children(&client);
+    let namespace = config.namespace.as_deref();
     let managed = watcher::Config::default().labels(&managed_by_selector());
 
-    // Nodes and pods are reflected into stores the reconcile reads; the same
-    // streams trigger reconciles, after the store has the change.
+    // Apps, nodes and pods are reflected into stores; each stream triggers
+    // reconciles only after its store has the change, and marks when its
+    // first full list is in.
+    let caches = CachesReady::new(3, config.health);
+    let (app_store, app_writer) = reflector::store::<DeserializeGuard<App>>();
+    let (apps_flag, _) = sync_flag("apps", &caches);
+    let app_changes = watcher(
+        scoped::<DeserializeGuard<App>>(&client, namespace),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(app_writer)
+    .inspect_ok(move |event| apps_flag.observe(event))
+    .applied_objects();
+
     let (node_store, node_writer) = reflector::store::<Node>();
+    let (nodes_flag, nodes_synced) = sync_flag("nodes", &caches);
     let node_changes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .reflect(node_writer)
+        .inspect_ok(move |event| nodes_flag.observe(event))
         .touched_objects()
         .predicate_filter(node_capacity_hash, PredicateConfig::default());
+
     let (pod_store, pod_writer) = reflector::store::<Pod>();
-    let pod_changes = watcher(pods, managed.clone())
+    let (pods_flag, pods_synced) = sync_flag("pods", &caches);
+    let pod_changes = watcher(scoped::<Pod>(&client, namespace), managed.clone())
         .default_backoff()
         .reflect(pod_writer)
+        .inspect_ok(move |event| pods_flag.observe(event))
         .touched_objects()
         .predicate_filter(pod_restarts_hash, PredicateConfig::default());
 
-    let reporter = Reporter {
-        controller: CONTROLLER_NAME.to_string(),
-        instance: config.instance,
-    };
     let context = Arc::new(Context {
         client: client.clone(),
-        reporter,
+        reporter: Reporter {
+            controller: CONTROLLER_NAME.to_string(),
+            instance: config.instance,
+        },
         nodes: node_store,
+        nodes_synced,
         pods: pod_store,
+        pods_synced,
         build: config.build,
         backoff: ErrorBackoff::default(),
         leadership: config.leadership.clone(),
         metrics: config.metrics,
     });
 
-    let controller = Controller::new(apps, watcher::Config::default().any_semantic());
-    let app_store = controller.store();
-    let readiness = tokio::spawn(report_ready_when_synced(
-        config.health,
-        app_store.clone(),
-        context.clone(),
-    ));
-    info!(
-        namespace = config.namespace.as_deref().unwrap_or("*"),
-        "starting controller"
-    );
-    controller
-        .owns(deployments, managed.clone())
-        .owns(services, managed.clone())
-        .owns(pdbs, managed)
-        .watches_stream(node_changes, move |_node| apps_counting_cpus(&app_store))
+    info!(namespace = namespace.unwrap_or("*"), "starting controller");
+    let apps_for_nodes = app_store.clone();
+    Controller::for_stream(app_changes, app_store)
+        .owns(scoped::<Deployment>(&client, namespace), managed.clone())
+        .owns(scoped::<Service>(&client, namespace), managed.clone())
+        .owns(scoped::<PodDisruptionBudget>(&client, namespace), managed)
+        .watches_stream(node_changes, move |_node| {
+            apps_counting_cpus(&apps_for_nodes)
+        })
         .watches_stream(pod_changes, |pod| app_of_pod(&pod))
         .reconcile_all_on(became_leader(&config.leadership))
         .graceful_shutdown_on(shutdown)
@@ -157,23 +150,18 @@ pub async fn run(
             }
         })
         .await;
-    readiness.abort();
     info!("controller stopped");
 }
 
-/// Ready once the App, Node and Pod caches hold their first full list: a
-/// replica that is ready can reconcile (or take over) at once.
-async fn report_ready_when_synced(
-    health: Health,
-    apps: Store<DeserializeGuard<App>>,
-    context: Arc<Context>,
-) {
-    let synced = apps.wait_until_ready().await.is_ok()
-        && context.nodes.wait_until_ready().await.is_ok()
-        && context.pods.wait_until_ready().await.is_ok();
-    if synced {
-        info!("caches synced");
-        health.set_ready(true);
+/// An API for namespaced objects in `namespace`, or in all namespaces.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     }
 }
 

@@ -71,7 +71,13 @@ pub fn convert(
         report.warning(pos, format!("{label}: {message}"));
     }
     let mut spec = AppSpec::default();
-    fields::apply(&keys, path, &label, &mut spec, report);
+    let mut fields = fields::Fields {
+        keys: &keys,
+        path,
+        label: &label,
+        report,
+    };
+    fields::apply(&mut fields, &mut spec);
     match keys.image {
         Some(entry) => match values::string(&entry.value) {
             Ok(image) if !image.trim().is_empty() => spec.image = image,

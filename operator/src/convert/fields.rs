@@ -1,8 +1,6 @@
 //! The mapped PM2 options of one app, read into `AppSpec` fields with the
 //! limits the CRD enforces, so a converted App is one `kubectl apply` accepts.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::SecurityContext;
 
 use crate::crd::{AppSpec, ExecMode, Instances, MemorySize, MAX_DURATION_MS};
@@ -11,158 +9,92 @@ use super::app::Keys;
 use super::report::{join, Report};
 use super::tree::{Entry, Node, Value};
 use super::values;
+use super::{command, env};
 
-/// Reads one entry with `read`; a failure becomes an error at the value.
-fn read<T>(
-    report: &mut Report,
-    path: &str,
-    entry: &Entry,
-    read: impl FnOnce(&Node) -> Result<T, String>,
-) -> Option<T> {
-    read(&entry.value)
-        .map_err(|why| {
-            report.error(
-                entry.value.pos,
-                format!("{}: {why}", join(path, &entry.key)),
-            )
-        })
-        .ok()
+/// The mapped options of one app and where to report about them.
+pub struct Fields<'a, 'r> {
+    pub keys: &'a Keys<'a>,
+    /// `apps[0]`: prefixes option names in errors.
+    pub path: &'a str,
+    /// `apps[0] (web)`: names the app in warnings.
+    pub label: &'a str,
+    pub report: &'r mut Report,
 }
 
-pub fn apply(keys: &Keys<'_>, path: &str, label: &str, spec: &mut AppSpec, report: &mut Report) {
-    let get = |name: &str| keys.mapped.get(name).copied();
+impl<'a> Fields<'a, '_> {
+    /// The entry of a mapped option, under whichever spelling the file used.
+    pub fn get(&self, option: &str) -> Option<&'a Entry> {
+        self.keys.mapped.get(option).copied()
+    }
 
-    if let Some(e) = get("script") {
-        spec.script = read(report, path, e, non_empty);
-    }
-    if let Some(e) = get("args") {
-        spec.args = read(report, path, e, values::arguments).unwrap_or_default();
-    }
-    if let Some(script) = spec.script.clone().filter(|s| s.contains(' ')) {
-        // PM2 (Common.verifyConfs) runs such a script as `bash -c SCRIPT`
-        // and replaces args with that.
-        if let Some(args) = get("args") {
-            report.error(
-                args.key_pos,
-                format!(
-                    "{}: PM2 drops args when script contains spaces (it runs the script through a shell); \
-                     put the whole command in script, or split it into script and args",
-                    join(path, &args.key)
-                ),
-            );
-        }
-        report.warning(
-            get("script").and_then(|e| e.value.pos),
-            format!(
-                "{label}: script {script:?} contains spaces, so PM2 runs it through a shell: it becomes \
-                 script \"sh\" with args [\"-c\", {script:?}] (PM2 prefers bash; write script \"bash\" and \
-                 args [\"-c\", ...] if the command needs bash)"
-            ),
-        );
-        spec.script = Some("sh".to_string());
-        spec.args = vec!["-c".to_string(), script];
-    }
-    if let Some(e) = get("exec_interpreter") {
-        spec.interpreter = read(report, path, e, values::string).filter(|i| !i.is_empty());
-        if let Some(version) = spec
-            .interpreter
-            .as_deref()
-            .and_then(|i| i.strip_prefix("node@"))
-        {
-            report.warning(
-                e.value.pos,
-                format!(
-                    "{label}: interpreter 'node@{version}' picks a Node.js version through nvm on the PM2 host; \
-                     in a pod the image's node runs, so it becomes 'node' (choose the version with the image)"
-                ),
-            );
-            spec.interpreter = Some("node".to_string());
-        }
-    }
-    if let Some(e) = get("node_args") {
-        spec.interpreter_args = read(report, path, e, values::arguments).unwrap_or_default();
-    }
-    if let Some(e) = get("cwd") {
-        spec.cwd = read(report, path, e, non_empty);
-    }
-    if let Some(e) = get("instances") {
-        spec.instances = read(report, path, e, instances);
-    }
-    if let Some(e) = get("exec_mode") {
-        spec.exec_mode = read(report, path, e, exec_mode);
-    }
-    if let Some(e) = get("wait_ready") {
-        spec.wait_ready = read(report, path, e, values::boolean);
-    }
-    if let Some(e) = get("shutdown_with_message") {
-        spec.shutdown_with_message = read(report, path, e, values::boolean);
-    }
-    if let Some(e) = get("listen_timeout") {
-        spec.listen_timeout = read(report, path, e, |n| {
-            values::integer_in(n, "milliseconds", 1, MAX_DURATION_MS)
-        });
-    }
-    if let Some(e) = get("kill_timeout") {
-        spec.kill_timeout = read(report, path, e, |n| {
-            values::integer_in(n, "milliseconds", 0, MAX_DURATION_MS)
-        });
-    }
-    if let Some(e) = get("min_uptime") {
-        spec.min_uptime = read(report, path, e, |n| {
-            values::duration_ms(n).and_then(|ms| {
-                (ms <= MAX_DURATION_MS).then_some(ms).ok_or_else(|| {
-                    format!("{ms} ms is out of range: at most {MAX_DURATION_MS} (one day)")
-                })
+    /// Reads `option` with `parse`; a failure becomes an error at the value.
+    pub fn read<T>(
+        &mut self,
+        option: &str,
+        parse: impl FnOnce(&Node) -> Result<T, String>,
+    ) -> Option<T> {
+        let entry = self.get(option)?;
+        parse(&entry.value)
+            .map_err(|why| {
+                let at = join(self.path, &entry.key);
+                self.report.error(entry.value.pos, format!("{at}: {why}"))
             })
-        });
+            .ok()
     }
-    if let Some(e) = get("max_restarts") {
-        spec.max_restarts = read(report, path, e, |n| {
+}
+
+pub fn apply(fields: &mut Fields<'_, '_>, spec: &mut AppSpec) {
+    command::apply(fields, spec);
+    lifecycle(fields, spec);
+    env::apply(fields, spec);
+    identity(fields, spec);
+    // Used for the name (app.rs); read here so a wrong type is reported.
+    fields.read("append_env_to_name", values::boolean);
+}
+
+/// How many, and PM2's start and stop contract.
+fn lifecycle(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
+    spec.instances = f.read("instances", instances);
+    spec.exec_mode = f.read("exec_mode", exec_mode);
+    spec.wait_ready = f.read("wait_ready", values::boolean);
+    spec.shutdown_with_message = f.read("shutdown_with_message", values::boolean);
+    spec.listen_timeout = f.read("listen_timeout", |n| {
+        values::integer_in(n, "milliseconds", 1, MAX_DURATION_MS)
+    });
+    spec.kill_timeout = f.read("kill_timeout", |n| {
+        values::integer_in(n, "milliseconds", 0, MAX_DURATION_MS)
+    });
+    spec.min_uptime = f.read("min_uptime", |n| {
+        values::duration_ms(n).and_then(|ms| {
+            (ms <= MAX_DURATION_MS).then_some(ms).ok_or_else(|| {
+                format!("{ms} ms is out of range: at most {MAX_DURATION_MS} (one day)")
+            })
+        })
+    });
+    spec.max_restarts = f
+        .read("max_restarts", |n| {
             values::integer_in(n, "restarts", 0, 1_000_000)
         })
         .map(|n| n as i32);
-    }
-    if let Some(e) = get("max_memory_restart") {
-        spec.max_memory_restart = read(report, path, e, memory);
-    }
-    if let Some(e) = get("cron_restart") {
-        spec.cron_restart = read(report, path, e, cron).flatten();
-    }
-    if let Some(e) = get("env") {
-        spec.env = read(report, path, e, env_map).unwrap_or_default();
-    }
-    for (profile, e) in &keys.profiles {
-        if let Some(vars) = read(report, path, e, env_map) {
-            spec.env_profiles.insert(profile.to_string(), vars);
-        }
-    }
-    if let Some(e) = get("port") {
-        spec.port = read(report, path, e, |n| {
-            values::integer_in(n, "a port number", 1, 65535)
-        })
-        .map(|p| p as i32);
-    }
-    if let Some(port) = spec.port {
-        inject_port(
-            port,
-            label,
-            spec,
-            report,
-            get("port").and_then(|e| e.value.pos),
-        );
-    }
-    let run_as_user = get("uid").and_then(|e| read(report, path, e, id)).flatten();
-    let run_as_group = get("gid").and_then(|e| read(report, path, e, id)).flatten();
-    for (e, field) in [(get("uid"), "runAsUser"), (get("gid"), "runAsGroup")] {
-        let Some(e) = e else { continue };
+    spec.max_memory_restart = f.read("max_memory_restart", memory);
+    spec.cron_restart = f.read("cron_restart", cron).flatten();
+}
+
+/// PM2's `uid`/`gid`: numeric ids carry over; user and group names only
+/// mean something on the PM2 host.
+fn identity(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
+    let run_as_user = f.read("uid", id).flatten();
+    let run_as_group = f.read("gid", id).flatten();
+    for (option, field) in [("uid", "runAsUser"), ("gid", "runAsGroup")] {
+        let Some(e) = f.get(option) else { continue };
         if let Value::Str(s) = &e.value.value {
             if s.trim().parse::<i64>().is_err() {
-                report.warning(
+                f.report.warning(
                     e.value.pos,
                     format!(
-                        "{label}: ignored {} {s:?}: PM2 looks names up in its host's /etc/passwd; \
+                        "{}: ignored {} {s:?}: PM2 looks names up in its host's /etc/passwd; \
                          set spec.securityContext.{field} to a numeric id instead",
-                        e.key
+                        f.label, e.key
                     ),
                 );
             }
@@ -175,12 +107,9 @@ pub fn apply(keys: &Keys<'_>, path: &str, label: &str, spec: &mut AppSpec, repor
             ..SecurityContext::default()
         });
     }
-    if let Some(e) = get("append_env_to_name") {
-        read(report, path, e, values::boolean);
-    }
 }
 
-fn non_empty(node: &Node) -> Result<String, String> {
+pub fn non_empty(node: &Node) -> Result<String, String> {
     let s = values::string(node)?;
     if s.is_empty() {
         Err("must not be empty (leave the option out instead)".to_string())
@@ -238,64 +167,6 @@ fn cron(node: &Node) -> Result<Option<String>, String> {
         },
         Value::Int(0) => Ok(None),
         _ => Err(expected()),
-    }
-}
-
-/// An `env` block: names as Kubernetes accepts them, values as PM2 passes them.
-fn env_map(node: &Node) -> Result<BTreeMap<String, String>, String> {
-    let Some(entries) = node.as_map() else {
-        return Err(format!(
-            "expected an object of NAME: value pairs, got {}",
-            node.describe()
-        ));
-    };
-    let mut vars = BTreeMap::new();
-    for e in entries {
-        let valid = !e.key.is_empty()
-            && !e.key.contains('=')
-            && e.key.chars().all(|c| c.is_ascii_graphic() || c == ' ');
-        if !valid {
-            return Err(format!(
-                "{:?} is not a valid environment variable name (printable ASCII without '=')",
-                e.key
-            ));
-        }
-        vars.insert(e.key.clone(), values::env_value(&e.value));
-    }
-    Ok(vars)
-}
-
-/// PM2's `port` also sets `PORT` in the environment, over any `PORT` in
-/// `env` or a profile; the same holds here.
-fn inject_port(
-    port: i32,
-    label: &str,
-    spec: &mut AppSpec,
-    report: &mut Report,
-    pos: Option<super::diagnostic::Pos>,
-) {
-    let port = port.to_string();
-    let blocks = std::iter::once(("env".to_string(), &mut spec.env)).chain(
-        spec.env_profiles
-            .iter_mut()
-            .map(|(p, vars)| (format!("env_{p}"), vars)),
-    );
-    for (block, vars) in blocks {
-        let replaced = match vars.get("PORT") {
-            Some(old) if *old != port => Some(old.clone()),
-            _ => None,
-        };
-        if let Some(old) = replaced {
-            report.warning(
-                pos,
-                format!(
-                    "{label}: {block}.PORT {old:?} becomes {port:?}: PM2's port option sets PORT"
-                ),
-            );
-        }
-        if block == "env" || vars.contains_key("PORT") {
-            vars.insert("PORT".to_string(), port.clone());
-        }
     }
 }
 

@@ -62,7 +62,7 @@ pub fn load(path: &Path, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnost
                 format!(
                     "node could not load the file ({}):\n{}",
                     output.status,
-                    stderr.trim_end()
+                    without_node_internals(&stderr)
                 ),
             ))
         }
@@ -93,4 +93,16 @@ pub fn load(path: &Path, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnost
         )
     })?;
     Ok((Node::from_json(&value), notes))
+}
+
+/// Node's error report minus the stack frames inside node itself, which
+/// say nothing about the file.
+fn without_node_internals(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|line| !(line.trim_start().starts_with("at ") && line.contains("node:internal/")))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_string()
 }

@@ -15,6 +15,12 @@ pub fn load(text: &str, file: &str) -> Result<Node, Diagnostic> {
         serde_json::from_str(text).map_err(|e| syntax_error(&e, text, file))?;
     match yaml::load(text, file) {
         Ok(positioned) if positioned.to_json() == value => Ok(positioned),
+        // serde_json keeps the last of two equal keys; that loses data silently.
+        Err(e) if e.message.contains("duplicated key") => Err(Diagnostic::error(
+            file,
+            e.pos,
+            "JSON: this key appears twice in one object; keep one",
+        )),
         _ => Ok(Node::from_json(&value)),
     }
 }
@@ -82,6 +88,13 @@ mod tests {
     fn columns_count_characters() {
         let err = load("{\"é\": 1,}", "e.json").unwrap_err();
         assert_eq!(err.pos, Some(Pos { line: 1, column: 9 }), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_an_error_not_a_silent_choice() {
+        let err = load("{\n  \"name\": \"a\",\n  \"name\": \"b\"\n}", "e.json").unwrap_err();
+        assert_eq!(err.pos, Some(Pos { line: 3, column: 3 }), "{err}");
+        assert!(err.message.contains("twice"), "{err}");
     }
 
     #[test]

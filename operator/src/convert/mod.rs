@@ -7,8 +7,10 @@
 //! error yields no App at all.
 
 mod app;
+mod command;
 mod diagnostic;
 mod ecosystem;
+mod env;
 mod fields;
 mod js;
 mod json;
@@ -251,4 +253,59 @@ fn convert_tree(root: &Node, opts: &ConvertOptions, report: &mut Report) -> Vec<
             app
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ConvertOptions {
+        ConvertOptions {
+            image: Some("web:1".to_string()),
+            ..ConvertOptions::default()
+        }
+    }
+
+    #[test]
+    fn text_in_memory_converts_like_a_file() {
+        let text = r#"{"apps": [{"name": "web", "script": "a.js", "watch": true}]}"#;
+        let conversion = convert_text(text, Format::Json, "mem.json", &opts()).unwrap();
+        assert_eq!(conversion.apps.len(), 1);
+        assert_eq!(conversion.apps[0].spec.script.as_deref(), Some("a.js"));
+        assert_eq!(conversion.diagnostics.len(), 1);
+        assert_eq!(conversion.diagnostics[0].severity, Severity::Warning);
+        let yaml = to_yaml(&conversion.apps).unwrap();
+        assert!(
+            yaml.starts_with("---\napiVersion: readyroll.dev/v1alpha1\nkind: App\n"),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn errors_carry_every_diagnostic_in_file_order() {
+        let text =
+            "apps:\n  - name: web\n    kill_timeout: soon\n    watch: true\n    instances: x\n";
+        let Err(ConvertError::Invalid { diagnostics, .. }) =
+            convert_text(text, Format::Yaml, "e.yaml", &opts())
+        else {
+            panic!("a file with errors is refused")
+        };
+        let lines: Vec<_> = diagnostics.iter().map(|d| d.pos.map(|p| p.line)).collect();
+        assert_eq!(lines, [Some(3), Some(4), Some(5)]);
+        assert_eq!(diagnostics.iter().filter(|d| d.is_error()).count(), 2);
+    }
+
+    #[test]
+    fn options_are_checked_before_the_file() {
+        let bad = ConvertOptions {
+            namespace: Some("Prod".to_string()),
+            ..opts()
+        };
+        assert!(matches!(
+            convert_text("{}", Format::Json, "e.json", &bad),
+            Err(ConvertError::Options { .. })
+        ));
+        assert!(Format::of(Path::new("ecosystem.config.cjs")) == Some(Format::JavaScript));
+        assert!(Format::of(Path::new("ecosystem.toml")).is_none());
+    }
 }

@@ -46,6 +46,7 @@ pub fn integer(node: &Node, unit: &str) -> Result<i64, String> {
     }
     match number(node) {
         Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        Some(f) if f.fract() == 0.0 => Err(format!("{} is out of range", node.describe())),
         Some(_) => Err(format!(
             "expected {unit} as a whole number, got {}",
             node.describe()
@@ -195,6 +196,10 @@ mod tests {
             .unwrap_err()
             .contains("whole number"));
         assert!(integer(&n("\"NaN\""), "milliseconds").is_err());
+        assert_eq!(
+            integer(&n("1e20"), "milliseconds"),
+            Err("100000000000000000000 is out of range".to_string())
+        );
         assert!(integer(&n("\"inf\""), "milliseconds").is_err());
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseManagerError, LeaseParams};
 use tokio::sync::oneshot;
@@ -35,6 +36,13 @@ pub enum LeaderError {
     },
     #[error("leader election on Lease {namespace}/{name}: releasing the Lease took longer than {RELEASE_TIMEOUT:?}")]
     ReleaseTimeout { namespace: String, name: String },
+    #[error("leader election on Lease {namespace}/{name}: releasing the Lease failed: {source}")]
+    Release {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("leader election task failed: {0}")]
     Task(String),
 }
@@ -60,6 +68,7 @@ impl LeaderElection {
             client,
             manager: Arc::new(manager),
             claimed: false,
+            held_since: None,
             rebuilt_for_release: false,
             leadership: leadership.clone(),
             config,
@@ -139,6 +148,9 @@ struct Elector {
     manager: Arc<LeaseManager>,
     /// kube-lease-manager believes it holds the Lease.
     claimed: bool,
+    /// When we first saw the Lease held by us (and claimed) in a row of
+    /// checks; writes start one check period later.
+    held_since: Option<Instant>,
     /// The manager was rebuilt for the current release of the Lease.
     rebuilt_for_release: bool,
     leadership: Leadership,
@@ -158,9 +170,12 @@ impl Elector {
                     let pause = match result {
                         Ok(claimed) => {
                             self.claimed = claimed;
+                            self.held_since = None;
                             if claimed {
                                 tracing::info!(identity = %self.config.identity, "acquired the leader Lease");
                                 self.check_lease().await;
+                                // The confirming check comes one full period later.
+                                checks.reset();
                             } else {
                                 tracing::warn!(identity = %self.config.identity, "lost the leader Lease");
                                 self.leadership.set_writes_until(None);
@@ -224,12 +239,26 @@ impl Elector {
                 self.rebuilt_for_release = false;
                 // Holding the Lease is not enough: kube-lease-manager must
                 // also know, or nobody renews it.
-                let until = self.claimed.then(|| to_instant(writes_until));
-                self.leadership.set_writes_until(until);
+                if !self.claimed {
+                    self.held_since = None;
+                    self.leadership.set_writes_until(None);
+                    return false;
+                }
+                // A new holder confirms its hold one check later before it
+                // writes: kube-lease-manager takes an expired Lease with
+                // unconditional patches, so two standbys racing for it can
+                // both believe they won for a moment; the loser's patch
+                // lands right after the winner's and shows up by then.
+                let since = *self.held_since.get_or_insert_with(Instant::now);
+                let confirmed = self.leadership.writes_until().is_some()
+                    || since.elapsed() >= self.config.retry_period;
+                self.leadership
+                    .set_writes_until(confirmed.then(|| to_instant(writes_until)));
                 false
             }
             Observation::Theirs { holder } => {
                 self.rebuilt_for_release = false;
+                self.held_since = None;
                 if self.leadership.writes_until().is_some() {
                     tracing::warn!(%holder, "leader Lease taken by another replica: stopped writing");
                 }
@@ -237,6 +266,7 @@ impl Elector {
                 false
             }
             Observation::Free => {
+                self.held_since = None;
                 self.leadership.set_writes_until(None);
                 if self.claimed || self.rebuilt_for_release {
                     return false;
@@ -259,20 +289,64 @@ impl Elector {
         }
     }
 
+    /// Clears the Lease if, and only if, we still hold it. Guarded by the
+    /// Lease's resourceVersion: kube-lease-manager's own release patches
+    /// unconditionally from a cached view, and would clear the Lease of a
+    /// replica that took over while we were cut off.
     async fn release(&self) -> Result<(), LeaderError> {
-        let name = self.config.lease_name.clone();
-        let namespace = self.config.namespace.clone();
-        match tokio::time::timeout(RELEASE_TIMEOUT, self.manager.release()).await {
-            Ok(Ok(())) => {
-                tracing::info!(identity = %self.config.identity, "released the leader Lease");
+        match tokio::time::timeout(RELEASE_TIMEOUT, self.release_if_ours()).await {
+            Ok(Ok(released)) => {
+                if released {
+                    tracing::info!(identity = %self.config.identity, "released the leader Lease");
+                }
                 Ok(())
             }
-            Ok(Err(source)) => Err(LeaderError::Lease {
-                namespace,
-                name,
+            Ok(Err(source)) => Err(LeaderError::Release {
+                namespace: self.config.namespace.clone(),
+                name: self.config.lease_name.clone(),
                 source,
             }),
-            Err(_elapsed) => Err(LeaderError::ReleaseTimeout { namespace, name }),
+            Err(_elapsed) => Err(LeaderError::ReleaseTimeout {
+                namespace: self.config.namespace.clone(),
+                name: self.config.lease_name.clone(),
+            }),
+        }
+    }
+
+    async fn release_if_ours(&self) -> Result<bool, kube::Error> {
+        loop {
+            let Some(lease) = self.leases.get_opt(&self.config.lease_name).await? else {
+                return Ok(false);
+            };
+            let holder = lease
+                .spec
+                .as_ref()
+                .and_then(|s| s.holder_identity.as_deref());
+            if holder != Some(self.config.identity.as_str()) {
+                return Ok(false);
+            }
+            // The same empty spec kube-lease-manager writes on release, so
+            // its standbys see a free Lease.
+            let patch = serde_json::json!({
+                "metadata": { "resourceVersion": lease.metadata.resource_version },
+                "spec": {
+                    "holderIdentity": null,
+                    "acquireTime": null,
+                    "renewTime": null,
+                    "leaseDurationSeconds": null,
+                },
+            });
+            let params = PatchParams::default();
+            match self
+                .leases
+                .patch(&self.config.lease_name, &params, &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => return Ok(true),
+                // Changed since we read it (e.g. our own renewal): look again.
+                Err(kube::Error::Api(status)) if status.code == 409 => continue,
+                Err(error) => return Err(error),
+            }
         }
     }
 }

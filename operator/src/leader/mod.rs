@@ -22,11 +22,16 @@
 //!   applies of the same desired state, so a late duplicate is harmless.
 //! * Watch [`Leadership::changes`]: on `true`, reconcile every App (a
 //!   standby skipped its writes); on `false`, stop leader-only timers.
+//! * A replica that acquires the Lease starts writing one `retry_period`
+//!   later, after reading the Lease again: kube-lease-manager takes over an
+//!   expired Lease with unconditional patches, so two standbys racing for
+//!   it can both believe for a moment that they won.
 //! * Losing the Lease (taken by another replica, expired, or released)
 //!   turns `is_leader()` false at once; the election keeps running, and a
 //!   replica that lost the Lease competes again.
 //! * On shutdown call [`LeaderElection::release`]: writes stop first, then
-//!   the Lease is cleared so a standby (which reads the Lease every
+//!   the Lease is cleared (only if still ours, guarded by its
+//!   resourceVersion) so a standby (which reads the Lease every
 //!   `retry_period`, 2 s) takes over at once instead of after expiry.
 //! * Without `--leader-elect` use [`Leadership::always`].
 

@@ -1,0 +1,189 @@
+//! What is applied and removed, and what the status says afterwards.
+
+use super::*;
+
+#[tokio::test]
+async fn applies_exactly_what_the_core_builds() {
+    let h = harness(Vec::new());
+    let web = app(spec("web:1", 3), None);
+    h.store_app(&web);
+    let want = desired(&web);
+
+    h.reconcile().await;
+
+    let writes = h.api.writes();
+    assert_eq!(
+        writes_summary(&writes),
+        [
+            (Method::PATCH, DEPLOYMENT.to_string()),
+            (Method::PATCH, SERVICE.to_string()),
+            (Method::PATCH, PDB.to_string()),
+            (Method::POST, EVENTS.to_string()),
+            (Method::PATCH, format!("{APP}/status")),
+        ]
+    );
+    for (path, object) in [
+        (DEPLOYMENT, serde_json::to_value(&want.deployment).unwrap()),
+        (
+            SERVICE,
+            serde_json::to_value(want.service.as_ref().unwrap()).unwrap(),
+        ),
+        (
+            PDB,
+            serde_json::to_value(want.pdb.as_ref().unwrap()).unwrap(),
+        ),
+    ] {
+        let patch = write_to(&writes, Method::PATCH, path)[0];
+        assert_eq!(patch.body, object, "{path} is applied exactly as built");
+        assert!(
+            patch.query.contains("fieldManager=readyroll"),
+            "{}",
+            patch.query
+        );
+        assert!(patch.query.contains("force=true"), "{}", patch.query);
+    }
+
+    let status = h.stored_status();
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(status.instances, Some(3));
+    assert_eq!(
+        status.current_revision.as_deref(),
+        Some(want.revision.as_str())
+    );
+    assert_eq!(status.last_good_revision, None);
+    assert_eq!(
+        condition(&status, "Progressing"),
+        pair("True", "RolloutInProgress")
+    );
+    assert_eq!(
+        condition(&status, "Available"),
+        pair("False", "InstancesUnavailable")
+    );
+    assert_eq!(condition(&status, "Degraded"), pair("False", "AsExpected"));
+    assert_eq!(event_reasons(&writes), ["RolloutStarted"]);
+    let status_patch = write_to(&writes, Method::PATCH, &format!("{APP}/status"))[0];
+    assert_eq!(status_patch.body["apiVersion"], "readyroll.dev/v1alpha1");
+    assert!(status_patch.query.contains("fieldManager=readyroll"));
+}
+
+#[tokio::test]
+async fn completion_records_the_last_good_revision_once() {
+    let h = harness(Vec::new());
+    let web = app(spec("web:1", 2), None);
+    let want = desired(&web);
+    h.api.put(
+        DEPLOYMENT,
+        deployment_with_status(
+            &want,
+            1,
+            json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}),
+        ),
+    );
+    h.store_app(&web);
+
+    h.reconcile().await;
+    let status = h.stored_status();
+    assert_eq!(
+        status.last_good_revision.as_deref(),
+        Some(want.revision.as_str())
+    );
+    assert_eq!(
+        (
+            status.replicas,
+            status.ready_replicas,
+            status.updated_replicas,
+            status.available_replicas
+        ),
+        (Some(2), Some(2), Some(2), Some(2))
+    );
+    assert_eq!(
+        condition(&status, "Progressing"),
+        pair("False", "RolloutComplete")
+    );
+    assert_eq!(
+        condition(&status, "Available"),
+        pair("True", "InstancesAvailable")
+    );
+    assert_eq!(event_reasons(&h.api.writes()), ["RolloutComplete"]);
+
+    // The next reconcile finds nothing to change: no status write, no event.
+    h.api.clear_log();
+    h.reconcile().await;
+    let writes = h.api.writes();
+    assert!(
+        write_to(&writes, Method::PATCH, &format!("{APP}/status")).is_empty(),
+        "{writes:?}"
+    );
+    assert!(event_reasons(&writes).is_empty());
+}
+
+/// A ReplicaSet of the Deployment carrying `desired`'s template, as the
+/// Deployment controller makes it (with its pod-template-hash label).
+fn pdb_owned_by(uid: &str) -> Value {
+    json!({
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {
+            "name": "web", "namespace": "shop", "uid": "pdb-uid",
+            "ownerReferences": [{
+                "apiVersion": "readyroll.dev/v1alpha1", "kind": "App", "name": "web",
+                "uid": uid, "controller": true
+            }]
+        },
+        "spec": { "maxUnavailable": 1 }
+    })
+}
+
+#[tokio::test]
+async fn scaling_to_one_deletes_the_pdb_it_owns() {
+    let h = harness(Vec::new());
+    let web = app(spec("web:1", 1), None);
+    assert!(
+        desired(&web).pdb.is_none(),
+        "one instance needs no PodDisruptionBudget"
+    );
+    h.api.put(PDB, pdb_owned_by(APP_UID));
+    h.store_app(&web);
+
+    h.reconcile().await;
+
+    let deletes = write_to(&h.api.writes(), Method::DELETE, PDB)
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(deletes.len(), 1);
+    assert_eq!(deletes[0].body["preconditions"]["uid"], json!("pdb-uid"));
+    assert!(h.api.get(PDB).is_none());
+}
+
+#[tokio::test]
+async fn objects_of_someone_else_are_never_deleted() {
+    let h = harness(Vec::new());
+    let mut web = app(spec("web:1", 1), None);
+    web.spec.port = None;
+    h.api.put(PDB, pdb_owned_by("another-app"));
+    h.api.put(
+        SERVICE,
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}}),
+    );
+    h.store_app(&web);
+
+    h.reconcile().await;
+
+    let writes = h.api.writes();
+    assert!(
+        !writes.iter().any(|r| r.method == Method::DELETE),
+        "{writes:?}"
+    );
+    assert!(h.api.get(PDB).is_some() && h.api.get(SERVICE).is_some());
+}
+
+#[tokio::test]
+async fn a_standby_replica_writes_nothing() {
+    let h = harness_with(Vec::new(), Leadership::follower());
+    h.store_app(&app(spec("web:1", 3), None));
+
+    h.reconcile().await;
+
+    assert!(h.api.requests().is_empty(), "{:?}", h.api.requests());
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..
+# `make test`: every test tier, in order, each asserting what the one below cannot.
+#   1. unit        pure logic, CLI, CRD drift, shim and test-app processes (no cluster)
+#   2. scripts     shellcheck of every script
+#   3. chart       the Helm chart as the pinned helm renders it (no cluster)
+#   4. api         a real API server with kwok nodes: controllers run in-process, one
+#                  namespace per test; leader election between real processes
+#   5. release     Helm releases of the chart, each confined to its own namespace
+#   6. node        the operator installed cluster-wide by Helm from its offline image;
+#                  real containers on a real kubelet under load (zero-downtime proof)
+# The local cluster is started (or reused) before tier 4 and, when this run started it,
+# stopped at the end. READYROLL_KEEP_CLUSTER=1 keeps it running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tier() { printf '\n=== tier: %s\n' "$*"; }
+e2e_tests() { READYROLL_E2E=1 cargo test --locked -p readyroll-e2e "$@"; }
+
+tier "unit"
+cargo test --workspace --locked --exclude readyroll-e2e
+cargo test --locked -p readyroll-e2e --lib
+
+tier "scripts"
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
+shellcheck -x "${scripts[@]}"
+echo "shellcheck: ${#scripts[@]} scripts clean"
+
+tier "chart"
+e2e/cluster/build-binaries.sh
+e2e_tests --test chart_render
+
+started_cluster=0
+if ! e2e/cluster/up.sh --check >/dev/null 2>&1; then started_cluster=1; fi
+stop_cluster() {
+  if [[ $started_cluster == 1 && ${READYROLL_KEEP_CLUSTER:-0} != 1 ]]; then
+    e2e/cluster/down.sh
+  fi
+}
+trap stop_cluster EXIT
+KUBECONFIG="$(e2e/cluster/up.sh | tail -n 1)"
+export KUBECONFIG
+
+tier "api"
+e2e_tests --test control_plane --test kwok_pods --test real_node --test real_node_lifecycle \
+  --test controller --test leader_election --test operator_failover
+
+tier "release"
+e2e/cluster/images.sh --operator-from-source
+e2e_tests --test chart_install
+
+tier "node"
+make --no-print-directory test-node
