@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: binaries cluster-up cluster-down test-e2e crds test-chart install-operator test-node bench-report
+.PHONY: binaries cluster-up cluster-down test-e2e crds test-chart install-operator uninstall-operator test-node bench-report
 
 # Builds the pinned kubernetes, etcd, kwok and helm binaries (reused when already built).
 binaries:
@@ -40,12 +40,21 @@ test-chart:
 install-operator:
 	e2e/install-operator.sh
 
+# Removes it again (the App CRD stays).
+uninstall-operator:
+	e2e/install-operator.sh --uninstall
+
 # The real-node tier: the operator installed in the cluster owns every App (no in-process
 # controller). One test at a time, so the load measurements do not compete for the CPUs.
+# The operator is uninstalled afterwards, pass or fail: it watches every namespace and would
+# otherwise also reconcile the Apps of the tiers that run their own controllers.
 NODE_TESTS := $(patsubst e2e/tests/%.rs,--test %,$(sort $(wildcard e2e/tests/node_*.rs)))
 test-node: install-operator
+	status=0; \
 	READYROLL_E2E=1 KUBECONFIG="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$KUBECONFIG")" \
-	  cargo test -p readyroll-e2e $(NODE_TESTS) -- --test-threads=1
+	  cargo test -p readyroll-e2e $(NODE_TESTS) -- --test-threads=1 || status=$$?; \
+	e2e/install-operator.sh --uninstall; \
+	exit $$status
 
 # Rewrites the generated section of BENCHMARKS.md from the records of the last node-tier run.
 bench-report:

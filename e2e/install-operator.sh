@@ -4,7 +4,9 @@
 # into the real node's containerd) and `helm upgrade --install` of charts/readyroll.
 # The real-node tests (`make test-node`) need it; they never run a controller themselves.
 #
-# Usage: install-operator.sh
+# Usage: install-operator.sh [--uninstall]
+#   --uninstall   remove the release instead (the CRD and Apps stay, as with any
+#                 `helm uninstall` of the chart); the other tiers run their own controllers
 # Environment:
 #   READYROLL_RELEASE      Helm release name (default readyroll)
 #   READYROLL_NAMESPACE    namespace of the operator (default readyroll-system)
@@ -68,4 +70,18 @@ main() {
   log "operator $IMAGE_REPOSITORY:$IMAGE_TAG ($fingerprint) installed in $(elapsed "$started")"
 }
 
-main "$@"
+uninstall() {
+  command -v helm >/dev/null || die "helm is missing; run make binaries"
+  if helm status "$RELEASE" --namespace "$NAMESPACE" >/dev/null 2>&1; then
+    log "helm uninstall $RELEASE in namespace $NAMESPACE"
+    helm uninstall "$RELEASE" --namespace "$NAMESPACE" --wait --timeout 2m >&2
+  else
+    log "release $RELEASE is not installed in namespace $NAMESPACE"
+  fi
+}
+
+case "${1:-}" in
+  "") main ;;
+  --uninstall) uninstall ;;
+  *) die "unknown argument '$1' (see the usage at the top of $0)" ;;
+esac
