@@ -34,7 +34,12 @@ e2e_tests --test chart_render
 # shellcheck source=e2e/cluster/env.sh
 source e2e/cluster/env.sh
 started_cluster=1
-if kubectl get --raw /readyz --request-timeout=5s >/dev/null 2>&1; then started_cluster=0; fi
+if kubectl get --raw /readyz --request-timeout=5s >/dev/null 2>&1; then
+  started_cluster=0
+else
+  # Whatever an interrupted run left behind (state, mounts, iptables chains) goes first.
+  e2e/cluster/down.sh
+fi
 stop_cluster() {
   if [[ $started_cluster == 1 && ${READYROLL_KEEP_CLUSTER:-0} != 1 ]]; then
     e2e/cluster/down.sh
