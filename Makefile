@@ -1,10 +1,18 @@
-# Local Kubernetes for the end-to-end tests. See e2e/cluster/.
+# readyroll. `make demo` and `make test` are the two commands of the README.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: binaries cluster-up cluster-down test-e2e crds test-chart install-operator uninstall-operator test-node bench-report
+.PHONY: demo test binaries cluster-up cluster-down crds test-chart install-operator uninstall-operator test-node bench-report
+
+# Sets everything up and rolls the sample App on the local cluster, under traffic.
+demo:
+	scripts/demo.sh
+
+# Every test tier, in order (scripts/test.sh says which tier shows what).
+test:
+	scripts/test.sh
 
 # Builds the pinned kubernetes, etcd, kwok and helm binaries (reused when already built).
 binaries:
@@ -17,11 +25,6 @@ cluster-up: binaries
 # Stops every process of the local cluster and discards its state.
 cluster-down:
 	$(CLUSTER_SCRIPTS)/down.sh
-
-# End-to-end tests against the local cluster (started if needed).
-test-e2e:
-	kubeconfig="$$($(CLUSTER_SCRIPTS)/up.sh | tail -n 1)"; \
-	READYROLL_E2E=1 KUBECONFIG="$$kubeconfig" cargo test -p readyroll-e2e
 
 # Regenerates the CRD YAML from the Rust types: crds/ and the chart's copy (a test fails when
 # either is stale).

@@ -12,7 +12,7 @@ packages=(
   busybox-static                        # a shell inside test images
   openssl                               # cluster certificates
   shellcheck                            # script lint in the tests
-  util-linux iproute2 procps curl       # unshare, ip, pgrep, curl
+  util-linux iproute2 procps curl jq    # unshare, ip, pgrep, curl, jq
   nodejs                                # PM2-style test apps and convert of .js ecosystems
 )
 

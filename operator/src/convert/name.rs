@@ -19,14 +19,7 @@ pub fn is_dns_label(name: &str) -> bool {
 
 /// Whether `namespace` is a DNS-1123 label (what Kubernetes accepts).
 pub fn is_namespace(namespace: &str) -> bool {
-    let bytes = namespace.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+    crate::core::is_dns1123_label(namespace)
 }
 
 /// A valid name close to `name`, offered in the error message.
