@@ -6,8 +6,8 @@ use k8s_openapi::api::core::v1::{
 };
 
 use super::*;
-use crate::core::shim;
-use crate::core::testing::{app, spec};
+use crate::build::shim;
+use crate::build::testing::{app, spec};
 use crate::crd::{AppSpec, AppStatus, RuntimeShimSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 

@@ -1,7 +1,7 @@
 use k8s_openapi::api::core::v1::{Volume, VolumeMount};
 
 use super::*;
-use crate::core::testing::spec;
+use crate::build::testing::spec;
 use crate::crd::{Check, RuntimeShimSpec, TcpSocketCheck};
 
 const DEFAULT_IMAGE: &str = "readyroll/readyroll:0.1.0";

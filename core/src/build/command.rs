@@ -134,7 +134,7 @@ fn executable_path(script: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::testing::spec;
+    use crate::build::testing::spec;
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()

@@ -57,7 +57,7 @@ fn check_amounts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::testing::{quantities, spec};
+    use crate::build::testing::{quantities, spec};
     use crate::crd::MemorySize;
 
     fn with(
