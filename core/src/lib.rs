@@ -9,6 +9,9 @@
 //! - `rollout`: where the App's release stands and what template to run.
 //! - `status`, `conditions`: the App's status after a reconcile.
 //! - `notes`: the Events a reconcile produces.
+//! - `reason`: the one set of reasons for conditions and Events.
+//! - `observed`, `plan`: what a reconcile read in, the ordered writes out;
+//!   the controller around it is observe → plan → execute.
 #![forbid(unsafe_code)]
 
 pub mod build;
@@ -16,7 +19,8 @@ pub mod conditions;
 pub mod crd;
 pub mod cron;
 pub mod notes;
+pub mod observed;
+pub mod plan;
+pub mod reason;
 pub mod rollout;
 pub mod status;
-
-pub use conditions::reason;
