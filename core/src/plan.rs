@@ -231,36 +231,16 @@ fn rollout_plan(
         next_cron_restart: cron.as_ref().map(|c| c.next),
         now,
     };
-    let notes_before = before.clone();
-    let before = before.unwrap_or_default();
     if matches!(decision, Decision::Fail { .. }) {
-        written = basis.status(&written, &before);
+        written = basis.status(&written, &before.clone().unwrap_or_default());
         steps.push(Step::Status(Box::new(written.clone())));
     }
 
     steps.push(Step::Apply(Object::Deployment(Box::new(deployment))));
-    let name = app.metadata.name.clone().unwrap_or_default();
-    let uid = app.metadata.uid.as_deref().unwrap_or_default();
-    steps.extend(apply_or_delete(
-        desired.service.map(|s| Object::Service(Box::new(s))),
-        Kind::Service,
-        observed.service.as_ref(),
-        &name,
-        uid,
-    ));
-    steps.extend(apply_or_delete(
-        desired
-            .pdb
-            .map(|p| Object::PodDisruptionBudget(Box::new(p))),
-        Kind::PodDisruptionBudget,
-        observed.pdb.as_ref(),
-        &name,
-        uid,
-    ));
-
+    steps.extend(owned_objects(app, observed, desired.service, desired.pdb));
     notes.extend(notes::rollout_notes(
         previous,
-        notes_before.as_ref(),
+        before.as_ref(),
         &decision,
         &desired.revision,
         desired.instances,
@@ -270,7 +250,7 @@ fn rollout_plan(
     }
     steps.push(Step::FinalStatus(Box::new(FinalStatus {
         written,
-        before,
+        before: before.unwrap_or_default(),
         basis,
     })));
     Ok(Plan {
@@ -326,6 +306,33 @@ fn decide(
         }
         None => (decision.without_rollback(), desired.deployment.clone()),
     }
+}
+
+/// The Service and the PodDisruptionBudget: applied when desired, else
+/// deleted if they exist and the App controls them.
+fn owned_objects(
+    app: &App,
+    observed: &Observed,
+    service: Option<Service>,
+    pdb: Option<PodDisruptionBudget>,
+) -> Vec<Step> {
+    let name = app.metadata.name.as_deref().unwrap_or_default();
+    let uid = app.metadata.uid.as_deref().unwrap_or_default();
+    let service = service.map(|s| Object::Service(Box::new(s)));
+    let pdb = pdb.map(|p| Object::PodDisruptionBudget(Box::new(p)));
+    [
+        apply_or_delete(service, Kind::Service, observed.service.as_ref(), name, uid),
+        apply_or_delete(
+            pdb,
+            Kind::PodDisruptionBudget,
+            observed.pdb.as_ref(),
+            name,
+            uid,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Apply the object when it is desired; otherwise delete the one that
