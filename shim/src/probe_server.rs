@@ -4,6 +4,13 @@
 //! non-blocking, each connection has a deadline and a size cap, and the number
 //! of open connections is bounded, so a slow or hostile client can never stall
 //! the shim's signal handling.
+//!
+//! A flood of clients that connect and send nothing must not crowd out the
+//! kubelet, which sends its whole request right after connecting: a
+//! connection that has sent nothing is closed after [`IDLE_TIMEOUT`], only
+//! such silent connections are evicted to make room, and a connection whose
+//! request has started arriving is never evicted (a new client is turned
+//! away instead).
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,10 +21,15 @@ use crate::readiness::Phase;
 
 /// Time a client has to send its request head.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time a client has to send its first byte. The kubelet writes its request
+/// as soon as it is connected; a client silent for this long is not a probe.
+const IDLE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Largest request head accepted; the kubelet sends about 150 bytes.
 const MAX_REQUEST: usize = 8 * 1024;
-/// Open connections kept at once; the oldest is dropped to make room.
-const MAX_CONNECTIONS: usize = 32;
+/// Open connections kept at once (one descriptor and at most
+/// [`MAX_REQUEST`] bytes each). Room is made by evicting the oldest silent
+/// connection; with none, the new connection is closed.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 #[derive(Debug, PartialEq)]
 pub struct Response {
@@ -105,7 +117,19 @@ fn head_end(buf: &[u8]) -> Option<usize> {
 struct Connection {
     stream: TcpStream,
     buf: Vec<u8>,
-    deadline: Instant,
+    accepted: Instant,
+}
+
+impl Connection {
+    /// When it is closed if still unanswered: silent ones go early.
+    fn deadline(&self) -> Instant {
+        let budget = if self.buf.is_empty() {
+            IDLE_TIMEOUT
+        } else {
+            REQUEST_TIMEOUT
+        };
+        self.accepted + budget
+    }
 }
 
 enum Progress {
@@ -162,22 +186,39 @@ impl ProbeServer {
     }
 
     /// Accepts waiting clients, answers every complete request and drops
-    /// connections that are finished or past their deadline.
-    pub fn serve(&mut self, now: Instant, phase: Phase) {
+    /// connections that are finished or past their deadline. `readable`
+    /// tells, in the order of [`Self::connection_fds`], which connections
+    /// poll reported readable; only those (and new ones) are read, so idle
+    /// connections cost no system call per loop.
+    pub fn serve(&mut self, now: Instant, phase: Phase, readable: &[bool]) {
+        let mut keep = Vec::with_capacity(self.connections.len());
+        for (i, mut c) in std::mem::take(&mut self.connections)
+            .into_iter()
+            .enumerate()
+        {
+            let waiting = !readable.get(i).copied().unwrap_or(false)
+                || matches!(c.advance(phase), Progress::Waiting);
+            if waiting && now < c.deadline() {
+                keep.push(c);
+            }
+        }
+        self.connections = keep;
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
                     if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
-                    if self.connections.len() >= MAX_CONNECTIONS {
-                        self.connections.remove(0);
-                    }
-                    self.connections.push(Connection {
+                    let mut c = Connection {
                         stream,
                         buf: Vec::new(),
-                        deadline: now + REQUEST_TIMEOUT,
-                    });
+                        accepted: now,
+                    };
+                    // The request often arrives with the connection.
+                    if matches!(c.advance(phase), Progress::Done) || !self.make_room() {
+                        continue;
+                    }
+                    self.connections.push(c);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // WouldBlock ends the batch; errors such as EMFILE or an
@@ -185,13 +226,26 @@ impl ProbeServer {
                 Err(_) => break,
             }
         }
-        self.connections
-            .retain_mut(|c| matches!(c.advance(phase), Progress::Waiting) && now < c.deadline);
     }
 
-    /// When the oldest open connection times out.
+    /// Frees a slot when the table is full by dropping the oldest connection
+    /// that has sent nothing; `false` when every one has a request under way.
+    fn make_room(&mut self) -> bool {
+        if self.connections.len() < MAX_CONNECTIONS {
+            return true;
+        }
+        match self.connections.iter().position(|c| c.buf.is_empty()) {
+            Some(i) => {
+                self.connections.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// When the next open connection times out.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.connections.iter().map(|c| c.deadline).min()
+        self.connections.iter().map(Connection::deadline).min()
     }
 }
 

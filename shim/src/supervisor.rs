@@ -36,6 +36,14 @@ pub fn run(config: RunConfig) -> i32 {
     }
 }
 
+/// What one poll reported readable.
+struct Events {
+    signals: bool,
+    ipc: bool,
+    /// One entry per probe connection, in the probe server's order.
+    connections: Vec<bool>,
+}
+
 struct Supervisor {
     config: RunConfig,
     app: Pid,
@@ -95,20 +103,20 @@ impl Supervisor {
                 return self.finish(code);
             }
             self.handle_timers(Instant::now());
-            let (signals_readable, ipc_readable) = self.wait_for_events();
-            if signals_readable {
+            let events = self.wait_for_events();
+            if events.signals {
                 self.handle_signals();
             }
-            if ipc_readable {
+            if events.ipc {
                 self.handle_ipc();
             }
-            self.probe.serve(Instant::now(), self.readiness.phase());
+            self.probe
+                .serve(Instant::now(), self.readiness.phase(), &events.connections);
         }
     }
 
     /// Blocks until a descriptor is readable or the next deadline passes.
-    /// Returns whether the signal fd and the IPC channel are readable.
-    fn wait_for_events(&self) -> (bool, bool) {
+    fn wait_for_events(&self) -> Events {
         let timeout = self.poll_timeout(Instant::now());
         let mut fds = vec![
             PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
@@ -118,6 +126,7 @@ impl Supervisor {
             fds.push(PollFd::new(self.ipc.as_fd(), PollFlags::POLLIN));
             fds.len() - 1
         });
+        let first_connection = fds.len();
         fds.extend(
             self.probe
                 .connection_fds()
@@ -132,7 +141,11 @@ impl Supervisor {
             }
         }
         let readable = |i: usize| fds[i].any().unwrap_or(false);
-        (readable(0), ipc_index.is_some_and(readable))
+        Events {
+            signals: readable(0),
+            ipc: ipc_index.is_some_and(readable),
+            connections: (first_connection..fds.len()).map(readable).collect(),
+        }
     }
 
     fn poll_timeout(&self, now: Instant) -> PollTimeout {
