@@ -10,6 +10,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use readyroll_shim_contract::{MEMORY_RESTART_EXIT_CODE, MEMORY_RESTART_PREFIX};
+
 use crate::cli::RunConfig;
 use crate::ipc::IpcChannel;
 use crate::log;
@@ -19,6 +21,7 @@ use crate::readiness::{port_accepts, Mode, Readiness};
 use crate::signals::{exit_code_for, SignalInbox, FORWARDED};
 use crate::spawn::spawn_app;
 use crate::spawn::StartError;
+use crate::{instance, memory, resolve};
 
 /// Longest single poll; only bounds how stale a missed wake-up could get.
 const MAX_POLL_MS: u16 = 60_000;
@@ -55,6 +58,11 @@ struct Supervisor {
     kill_at: Option<Instant>,
     killed: bool,
     app_exit_code: Option<i32>,
+    next_memory_check: Option<Instant>,
+    /// Set once a memory restart has begun: what was measured.
+    memory_restart: Option<u64>,
+    /// End of the drain of a memory restart, before the stop signal.
+    drain_until: Option<Instant>,
 }
 
 impl Supervisor {
@@ -77,13 +85,13 @@ impl Supervisor {
             config.probe_addr
         )))?;
         let (ipc, app_end) = IpcChannel::pair().map_err(setup("cannot create the IPC channel"))?;
-        let app = spawn_app(&config.command, &app_end)?;
+        let launch = prepare_launch(&config)?;
+        let app = spawn_app(&launch.command, &launch.env, &app_end)?;
         // The app holds its own copy now; keeping ours would hide its exit.
         drop(app_end);
         let mode = Mode::from_flags(config.wait_ready, config.port);
         let readiness = Readiness::new(mode, config.listen_timeout, Instant::now());
         Ok(Supervisor {
-            config,
             app,
             signals,
             probe,
@@ -93,6 +101,10 @@ impl Supervisor {
             kill_at: None,
             killed: false,
             app_exit_code: None,
+            next_memory_check: config.memory.as_ref().map(|m| Instant::now() + m.interval),
+            memory_restart: None,
+            drain_until: None,
+            config,
         })
     }
 
@@ -153,6 +165,8 @@ impl Supervisor {
             self.readiness.next_deadline(),
             self.probe.next_deadline(),
             self.kill_at.filter(|_| !self.killed),
+            self.next_memory_check,
+            self.drain_until.filter(|_| !self.stopping),
         ]
         .into_iter()
         .flatten()
@@ -186,6 +200,12 @@ impl Supervisor {
                 budget.as_millis()
             ));
         }
+        if self.next_memory_check.is_some_and(|at| now >= at) {
+            self.check_memory();
+        }
+        if self.drain_until.is_some_and(|at| now >= at) && !self.stopping {
+            self.stop_app("memory restart: drained");
+        }
         if let Some(kill_at) = self.kill_at {
             if !self.killed && now >= kill_at {
                 log(&format!(
@@ -216,10 +236,16 @@ impl Supervisor {
         }
     }
 
-    /// PM2's stop: not ready at once, then the stop signal to the app's whole
-    /// process tree (PM2's default `treekill`) or the 'shutdown' message, then
-    /// SIGKILL once the kill timeout has passed.
+    /// The pod is terminating: PM2's stop, at once (a memory restart's drain
+    /// is cut short; the kubelet's own grace period is running).
     fn begin_stop(&mut self) {
+        self.stop_app("SIGTERM received");
+    }
+
+    /// PM2's stop: not ready at once, then the stop signal (to the process
+    /// tree deepest first with `treekill`, else the main process) or the
+    /// 'shutdown' message, then SIGKILL once the kill timeout has passed.
+    fn stop_app(&mut self, why: &str) {
         if self.stopping {
             return;
         }
@@ -227,22 +253,27 @@ impl Supervisor {
         self.readiness.begin_stopping();
         let kill_ms = self.config.kill_timeout.as_millis();
         let signal = self.config.stop_signal;
+        let target = if self.config.treekill {
+            "the app's process tree"
+        } else {
+            "the app (treekill off)"
+        };
         if self.config.shutdown_with_message {
             match self.ipc.send_string("shutdown") {
                 Ok(()) => log(&format!(
-                    "SIGTERM received: sent 'shutdown' over IPC; SIGKILL in {kill_ms} ms"
+                    "{why}: sent 'shutdown' over IPC; SIGKILL in {kill_ms} ms"
                 )),
                 Err(e) => {
                     log(&format!(
-                        "SIGTERM received: IPC unavailable ({e}); sending {signal} to the app's \
-                         process tree instead; SIGKILL in {kill_ms} ms"
+                        "{why}: IPC unavailable ({e}); sending {signal} to {target} instead; \
+                         SIGKILL in {kill_ms} ms"
                     ));
                     self.signal_tree(signal);
                 }
             }
         } else {
             log(&format!(
-                "SIGTERM received: sending {signal} to the app's process tree; SIGKILL in {kill_ms} ms"
+                "{why}: sending {signal} to {target}; SIGKILL in {kill_ms} ms"
             ));
             self.signal_tree(signal);
         }
@@ -250,10 +281,38 @@ impl Supervisor {
     }
 
     fn signal_tree(&self, signal: Signal) {
-        match process_tree::signal_all(self.app, signal) {
+        match process_tree::signal_tree(self.app, signal, self.config.treekill) {
             Ok(()) | Err(Errno::ESRCH) => {}
             Err(e) => log(&format!("cannot send {signal} to the app: {e}")),
         }
+    }
+
+    /// PM2's `max_memory_restart`, done so no request is lost: readiness
+    /// off, the drain, then the ordinary stop; the exit status and the
+    /// termination message tell the kubelet and the operator why.
+    fn check_memory(&mut self) {
+        let Some(limit) = self.config.memory.clone() else {
+            return;
+        };
+        if self.stopping || self.memory_restart.is_some() {
+            self.next_memory_check = None;
+            return;
+        }
+        let used = memory::tree_rss_bytes();
+        if used <= limit.max_bytes {
+            self.next_memory_check = Instant::now().checked_add(limit.interval);
+            return;
+        }
+        log(&format!(
+            "memory restart: the app uses {used} bytes, above --max-memory-bytes={}; \
+             /ready answers 503 now, stop signal in {} ms",
+            limit.max_bytes,
+            limit.drain.as_millis()
+        ));
+        self.memory_restart = Some(used);
+        self.next_memory_check = None;
+        self.readiness.begin_stopping();
+        self.drain_until = Instant::now().checked_add(limit.drain);
     }
 
     fn signal_app(&self, signal: Signal) {
@@ -295,6 +354,13 @@ impl Supervisor {
 
     /// The app is gone: nothing it started may outlive it.
     fn finish(&mut self, code: i32) -> i32 {
+        let code = match (self.memory_restart, &self.config.memory) {
+            (Some(used), Some(limit)) => {
+                self.record_memory_restart(used, limit.max_bytes, code);
+                MEMORY_RESTART_EXIT_CODE
+            }
+            _ => code,
+        };
         // Every live descendant has a chain of living parents up to the shim
         // (orphans are re-parented to it), so no children means nothing to
         // kill, and the /proc scan can be skipped.
@@ -314,6 +380,76 @@ impl Supervisor {
         }
         code
     }
+}
+
+impl Supervisor {
+    /// The first line is the contract's; the kubelet keeps the file's
+    /// content as the container's termination message.
+    fn record_memory_restart(&self, used: u64, threshold: u64, app_code: i32) {
+        let message = format!(
+            "{MEMORY_RESTART_PREFIX} rss_bytes={used} threshold_bytes={threshold}\n\
+             the app's process tree used more memory than max_memory_restart; \
+             it was stopped gracefully (app exit status {app_code}) for the kubelet to restart it\n"
+        );
+        let path = &self.config.termination_log;
+        match std::fs::write(path, &message) {
+            Ok(()) => {}
+            Err(e) => log(&format!(
+                "cannot write the termination message to {}: {e}",
+                path.display()
+            )),
+        }
+        log(&format!(
+            "memory restart: exiting with status {MEMORY_RESTART_EXIT_CODE}"
+        ));
+    }
+}
+
+/// Finds the script and its interpreter, and the instance variables.
+fn prepare_launch(config: &RunConfig) -> Result<resolve::Launch, StartError> {
+    if let Some(cwd) = &config.cwd {
+        std::env::set_current_dir(cwd).map_err(|e| StartError {
+            exit_code: 127,
+            message: format!("--cwd {}: cannot enter the directory: {e}", cwd.display()),
+        })?;
+    }
+    let cwd = std::env::current_dir().map_err(|e| StartError {
+        exit_code: 1,
+        message: format!("cannot read the working directory: {e}"),
+    })?;
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mut launch = resolve::resolve(&config.app, &cwd, &path).map_err(|e| StartError {
+        exit_code: 127,
+        message: e.0,
+    })?;
+    if matches!(config.app, crate::cli::AppSpec::Script { .. }) {
+        log(&format!("starting {}", launch.command.join(" ")));
+    }
+    if let Some(instance) = &config.instance {
+        match instance::wait_for_index(&instance.file, config.listen_timeout) {
+            Ok(index) => {
+                let current = instance
+                    .increment_var
+                    .as_ref()
+                    .and_then(|var| std::env::var(var).ok());
+                let vars = instance::variables(instance, index, current.as_deref());
+                log(&format!(
+                    "instance {index}: {}",
+                    vars.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+                launch.env.extend(vars);
+            }
+            Err(why) => log(&format!(
+                "warning: no instance index after {} ms ({why}); starting without {}",
+                config.listen_timeout.as_millis(),
+                instance.var
+            )),
+        }
+    }
+    Ok(launch)
 }
 
 /// Reaps exited children and tells whether any child is still running.
