@@ -28,14 +28,19 @@ pub fn read_index(file: &Path) -> Result<u64, String> {
 }
 
 /// Polls [`read_index`] until it succeeds or `budget` has passed; the
-/// error is the last reason.
-pub fn wait_for_index(file: &Path, budget: Duration) -> Result<u64, String> {
+/// error is the last reason. `pause` waits between two reads (the shim
+/// answers probes meanwhile).
+pub fn wait_for_index(
+    file: &Path,
+    budget: Duration,
+    mut pause: impl FnMut(Duration),
+) -> Result<u64, String> {
     let give_up = Instant::now() + budget;
     loop {
         match read_index(file) {
             Ok(index) => return Ok(index),
             Err(e) if Instant::now() >= give_up => return Err(e),
-            Err(_) => std::thread::sleep(POLL_EVERY),
+            Err(_) => pause(POLL_EVERY.min(give_up.saturating_duration_since(Instant::now()))),
         }
     }
 }
@@ -100,7 +105,7 @@ mod tests {
         assert_eq!(read_index(&file), Ok(3));
         let started = Instant::now();
         fs::write(&file, "").expect("write");
-        assert!(wait_for_index(&file, Duration::from_millis(120)).is_err());
+        assert!(wait_for_index(&file, Duration::from_millis(120), std::thread::sleep).is_err());
         assert!(started.elapsed() >= Duration::from_millis(120));
     }
 }

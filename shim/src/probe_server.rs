@@ -228,6 +228,35 @@ impl ProbeServer {
         }
     }
 
+    /// Answers probes for `period` on its own, before the supervisor's loop
+    /// runs (the app is not started yet).
+    pub fn serve_for(&mut self, period: Duration, phase: Phase) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let end = Instant::now() + period;
+        loop {
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            let wait = end - now;
+            let ms = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
+            let readable = {
+                let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+                fds.extend(
+                    self.connections
+                        .iter()
+                        .map(|c| PollFd::new(c.stream.as_fd(), PollFlags::POLLIN)),
+                );
+                let _ = poll(&mut fds, PollTimeout::from(ms));
+                fds[1..]
+                    .iter()
+                    .map(|fd| fd.any().unwrap_or(false))
+                    .collect::<Vec<_>>()
+            };
+            self.serve(Instant::now(), phase, &readable);
+        }
+    }
+
     /// Frees a slot when the table is full by dropping the oldest connection
     /// that has sent nothing; `false` when every one has a request under way.
     fn make_room(&mut self) -> bool {

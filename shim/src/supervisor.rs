@@ -17,7 +17,7 @@ use crate::ipc::IpcChannel;
 use crate::log;
 use crate::probe_server::ProbeServer;
 use crate::process_tree;
-use crate::readiness::{port_accepts, Mode, Readiness};
+use crate::readiness::{port_accepts, Mode, Phase, Readiness};
 use crate::signals::{exit_code_for, SignalInbox, FORWARDED};
 use crate::spawn::spawn_app;
 use crate::spawn::StartError;
@@ -80,12 +80,12 @@ impl Supervisor {
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
             log(&format!("cannot become child subreaper: {e}"));
         }
-        let probe = ProbeServer::bind(config.probe_addr).map_err(setup(&format!(
+        let mut probe = ProbeServer::bind(config.probe_addr).map_err(setup(&format!(
             "--probe-addr {}: cannot listen",
             config.probe_addr
         )))?;
         let (ipc, app_end) = IpcChannel::pair().map_err(setup("cannot create the IPC channel"))?;
-        let launch = prepare_launch(&config)?;
+        let launch = prepare_launch(&config, &mut probe)?;
         let app = spawn_app(&launch.command, &launch.env, &app_end)?;
         // The app holds its own copy now; keeping ours would hide its exit.
         drop(app_end);
@@ -406,7 +406,10 @@ impl Supervisor {
 }
 
 /// Finds the script and its interpreter, and the instance variables.
-fn prepare_launch(config: &RunConfig) -> Result<resolve::Launch, StartError> {
+fn prepare_launch(
+    config: &RunConfig,
+    probe: &mut ProbeServer,
+) -> Result<resolve::Launch, StartError> {
     if let Some(cwd) = &config.cwd {
         std::env::set_current_dir(cwd).map_err(|e| StartError {
             exit_code: 127,
@@ -426,7 +429,8 @@ fn prepare_launch(config: &RunConfig) -> Result<resolve::Launch, StartError> {
         log(&format!("starting {}", launch.command.join(" ")));
     }
     if let Some(instance) = &config.instance {
-        match instance::wait_for_index(&instance.file, config.listen_timeout) {
+        let serve = |period| probe.serve_for(period, Phase::Starting);
+        match instance::wait_for_index(&instance.file, config.listen_timeout, serve) {
             Ok(index) => {
                 let current = instance
                     .increment_var

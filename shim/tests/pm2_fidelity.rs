@@ -192,6 +192,13 @@ fn an_instance_file_written_late_is_waited_for() {
         .flag("--instance-var=INSTANCE_ID")
         .env("REPORT_ENV", "INSTANCE_ID,NODE_APP_INSTANCE")
         .spawn();
+    // The probe answers while the shim waits: alive, not ready.
+    let answered = wait_for(SECOND / 3, || {
+        (http_get(shim.probe_port, "/live").map(|r| r.0) == Some(200)).then_some(())
+    });
+    assert!(answered.is_some(), "no probe answer during the wait");
+    assert_eq!(ready_status(shim.probe_port), Some(503));
+    assert!(shim.started_line().is_none(), "the app waits for its index");
     shim.wait_started();
     writer.join().expect("writer");
     let lines = shim.marker_lines();
