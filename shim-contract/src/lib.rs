@@ -8,6 +8,27 @@
 //! in [`flag`], and a unit test feeds `to_args()` back into `parse()`, so the
 //! two cannot drift apart.
 //!
+//! ```
+//! use readyroll_shim_contract::ShimArgs;
+//!
+//! // Operator side: the container command for `"script": "server"`.
+//! let args = ShimArgs {
+//!     script: Some("server".into()),
+//!     wait_ready: true,
+//!     kill_timeout_ms: 5000,
+//!     ..ShimArgs::default()
+//! };
+//! let command: Vec<String> = std::iter::once("/readyroll/bin/readyroll-shim".to_string())
+//!     .chain(args.to_args())
+//!     .collect();
+//! assert_eq!(
+//!     command[1..],
+//!     ["--kill-timeout-ms=5000", "--script=server", "--wait-ready", "--"]
+//! );
+//! // Shim side: the same settings back.
+//! assert_eq!(ShimArgs::parse(command.into_iter().skip(1)), Ok(args));
+//! ```
+//!
 //! The operator passes what the App says, unresolved: the script as written,
 //! the interpreter (empty means "pick it as PM2 does"), the working
 //! directory. Only the shim, inside the pod, can see the image's files and
@@ -96,8 +117,8 @@ pub struct ShimArgs {
     /// PM2's `script`, resolved by the shim against `cwd`, then `PATH`.
     /// `None`: `args` is a ready-made command (`argv[0]` looked up in PATH).
     pub script: Option<String>,
-    /// PM2's `interpreter`: `None` picks it from the script as PM2 does,
-    /// [`INTERPRETER_NONE`] runs the script itself.
+    /// PM2's `interpreter`: `None` (or empty) picks it from the script as
+    /// PM2 does, [`INTERPRETER_NONE`] runs the script itself.
     pub interpreter: Option<String>,
     /// PM2's `interpreter_args` / `node_args`, one per entry.
     pub interpreter_args: Vec<String>,
@@ -201,7 +222,7 @@ impl ShimArgs {
         if let Some(script) = &self.script {
             value(flag::SCRIPT, script.clone());
         }
-        if let Some(interpreter) = &self.interpreter {
+        if let Some(interpreter) = self.interpreter.as_ref().filter(|i| !i.is_empty()) {
             value(flag::INTERPRETER, interpreter.clone());
         }
         for arg in &self.interpreter_args {

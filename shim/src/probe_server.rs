@@ -29,7 +29,7 @@ const MAX_REQUEST: usize = 8 * 1024;
 /// Open connections kept at once (one descriptor and at most
 /// [`MAX_REQUEST`] bytes each). Room is made by evicting the oldest silent
 /// connection; with none, the new connection is closed.
-pub const MAX_CONNECTIONS: usize = 1024;
+const MAX_CONNECTIONS: usize = 1024;
 
 #[derive(Debug, PartialEq)]
 pub struct Response {
@@ -215,7 +215,9 @@ impl ProbeServer {
                         accepted: now,
                     };
                     // The request often arrives with the connection.
-                    if matches!(c.advance(phase), Progress::Done) || !self.make_room() {
+                    if matches!(c.advance(phase), Progress::Done)
+                        || !self.make_room(MAX_CONNECTIONS)
+                    {
                         continue;
                     }
                     self.connections.push(c);
@@ -259,8 +261,8 @@ impl ProbeServer {
 
     /// Frees a slot when the table is full by dropping the oldest connection
     /// that has sent nothing; `false` when every one has a request under way.
-    fn make_room(&mut self) -> bool {
-        if self.connections.len() < MAX_CONNECTIONS {
+    fn make_room(&mut self, limit: usize) -> bool {
+        if self.connections.len() < limit {
             return true;
         }
         match self.connections.iter().position(|c| c.buf.is_empty()) {
@@ -281,6 +283,7 @@ impl ProbeServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     const KUBELET: &[u8] = b"GET /ready HTTP/1.1\r\nHost: 10.0.0.1:9797\r\n\
         User-Agent: kube-probe/1.34\r\nAccept: */*\r\nConnection: close\r\n\r\n";
@@ -345,6 +348,66 @@ mod tests {
         let text =
             String::from_utf8(Response::new(405, "method not allowed\n").to_bytes()).expect("utf8");
         assert!(text.contains("Allow: GET, HEAD\r\n"));
+    }
+
+    /// A server holding one connection per entry, oldest first: `true` for
+    /// one that sent part of a request, `false` for a silent one; plus the
+    /// client ends, which must stay open.
+    fn server_with(started: &[bool]) -> (ProbeServer, Vec<TcpStream>) {
+        let mut server = ProbeServer::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = server.listener.local_addr().expect("addr");
+        let mut clients = Vec::new();
+        let now = Instant::now();
+        for &sent in started {
+            let mut client = TcpStream::connect(addr).expect("connect");
+            if sent {
+                client.write_all(b"GET /re").expect("write");
+            }
+            clients.push(client);
+            let (stream, _) = loop {
+                match server.listener.accept() {
+                    Ok(pair) => break pair,
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            };
+            stream.set_nonblocking(true).expect("nonblocking");
+            // Loopback delivers at once; a moment makes sure of it.
+            std::thread::sleep(Duration::from_millis(5));
+            let mut c = Connection {
+                stream,
+                buf: Vec::new(),
+                accepted: now,
+            };
+            assert!(matches!(c.advance(Phase::Ready), Progress::Waiting));
+            server.connections.push(c);
+        }
+        (server, clients)
+    }
+
+    #[test]
+    fn room_is_made_by_evicting_the_oldest_silent_connection_only() {
+        // Oldest first: a partial request, then two silent connections.
+        let (mut server, _clients) = server_with(&[true, false, false]);
+        let silent_peers: Vec<_> = server.connections[1..]
+            .iter()
+            .map(|c| c.stream.peer_addr().expect("peer"))
+            .collect();
+        assert!(server.make_room(3));
+        assert_eq!(server.connections.len(), 2);
+        assert!(!server.connections[0].buf.is_empty(), "the request stays");
+        assert_eq!(
+            server.connections[1].stream.peer_addr().expect("peer"),
+            silent_peers[1],
+            "the oldest silent one went"
+        );
+        assert!(server.make_room(3), "below the limit: nothing to do");
+    }
+
+    #[test]
+    fn a_connection_with_a_request_under_way_is_never_evicted() {
+        let (mut server, _clients) = server_with(&[true, true]);
+        assert!(!server.make_room(2), "the new client is turned away");
+        assert_eq!(server.connections.len(), 2);
     }
 
     #[test]

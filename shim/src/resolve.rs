@@ -25,9 +25,9 @@ pub struct Launch {
 #[derive(Debug, PartialEq)]
 pub struct NotFound(pub String);
 
-/// PM2's `lib/API/interpreter.json`. `.ts`/`.tsx` mean bun since PM2 6;
-/// earlier versions used ts-node, which the shim falls back to when bun is
-/// not in the image. Extensions not listed here (`.cjs`, `.mjs`, none) take
+/// PM2's `lib/API/interpreter.json`. Current PM2 maps `.ts`/`.tsx` to bun;
+/// earlier versions mapped them to ts-node, which the shim falls back to
+/// when bun is not in the image. Extensions not listed here (`.cjs`, `.mjs`, none) take
 /// the "unknown extension" path, which also ends at node for text files.
 fn interpreters_for(extension: &str) -> &'static [&'static str] {
     match extension {
