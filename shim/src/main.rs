@@ -10,6 +10,7 @@ mod cli;
 mod install;
 mod instance;
 mod ipc;
+mod launch;
 mod memory;
 mod probe_server;
 mod process_tree;

@@ -148,6 +148,10 @@ fn find_interpreter(
 }
 
 fn path_candidates(name: &str, cwd: &Path, path: &str) -> Vec<PathBuf> {
+    // PM2's `which` searches nothing when PATH is unset or empty.
+    if path.is_empty() {
+        return Vec::new();
+    }
     path.split(':')
         // An empty entry means the current directory, as for the shell.
         .map(|dir| cwd.join(if dir.is_empty() { "." } else { dir }).join(name))
@@ -387,6 +391,16 @@ mod tests {
         let err = resolve(&script("app.rb"), &d, &path).expect_err("no ruby");
         assert!(err.0.contains("interpreter `ruby` for"), "{}", err.0);
         assert!(err.0.contains("/nonexistent-dir/ruby"), "{}", err.0);
+    }
+
+    #[test]
+    fn an_empty_path_searches_nothing() {
+        let d = dir("emptypath");
+        let err = resolve(&script("tool"), &d, "").expect_err("missing");
+        assert_eq!(
+            err.0.replace(&d.display().to_string(), "D"),
+            "script `tool` not found; tried D/tool"
+        );
     }
 
     #[test]

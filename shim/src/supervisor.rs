@@ -14,14 +14,15 @@ use readyroll_shim_contract::{MEMORY_RESTART_EXIT_CODE, MEMORY_RESTART_PREFIX};
 
 use crate::cli::RunConfig;
 use crate::ipc::IpcChannel;
+use crate::launch::prepare_launch;
 use crate::log;
+use crate::memory;
 use crate::probe_server::ProbeServer;
 use crate::process_tree;
-use crate::readiness::{port_accepts, Mode, Phase, Readiness};
+use crate::readiness::{port_accepts, Mode, Readiness};
 use crate::signals::{exit_code_for, SignalInbox, FORWARDED};
 use crate::spawn::spawn_app;
 use crate::spawn::StartError;
-use crate::{instance, memory, resolve};
 
 /// Longest single poll; only bounds how stale a missed wake-up could get.
 const MAX_POLL_MS: u16 = 60_000;
@@ -403,57 +404,6 @@ impl Supervisor {
             "memory restart: exiting with status {MEMORY_RESTART_EXIT_CODE}"
         ));
     }
-}
-
-/// Finds the script and its interpreter, and the instance variables.
-fn prepare_launch(
-    config: &RunConfig,
-    probe: &mut ProbeServer,
-) -> Result<resolve::Launch, StartError> {
-    if let Some(cwd) = &config.cwd {
-        std::env::set_current_dir(cwd).map_err(|e| StartError {
-            exit_code: 127,
-            message: format!("--cwd {}: cannot enter the directory: {e}", cwd.display()),
-        })?;
-    }
-    let cwd = std::env::current_dir().map_err(|e| StartError {
-        exit_code: 1,
-        message: format!("cannot read the working directory: {e}"),
-    })?;
-    let path = std::env::var("PATH").unwrap_or_default();
-    let mut launch = resolve::resolve(&config.app, &cwd, &path).map_err(|e| StartError {
-        exit_code: 127,
-        message: e.0,
-    })?;
-    if matches!(config.app, crate::cli::AppSpec::Script { .. }) {
-        log(&format!("starting {}", launch.command.join(" ")));
-    }
-    if let Some(instance) = &config.instance {
-        let serve = |period| probe.serve_for(period, Phase::Starting);
-        match instance::wait_for_index(&instance.file, config.listen_timeout, serve) {
-            Ok(index) => {
-                let current = instance
-                    .increment_var
-                    .as_ref()
-                    .and_then(|var| std::env::var(var).ok());
-                let vars = instance::variables(instance, index, current.as_deref());
-                log(&format!(
-                    "instance {index}: {}",
-                    vars.iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ));
-                launch.env.extend(vars);
-            }
-            Err(why) => log(&format!(
-                "warning: no instance index after {} ms ({why}); starting without {}",
-                config.listen_timeout.as_millis(),
-                instance.var
-            )),
-        }
-    }
-    Ok(launch)
 }
 
 /// Reaps exited children and tells whether any child is still running.

@@ -46,7 +46,7 @@ fn a_js_file_named_server_without_extension_runs_with_node() {
     assert!(started.contains("ipc=true"), "{started}");
     shim.wait_for_ready_status(200, 5 * SECOND).expect("ready");
     assert!(
-        shim.stderr().contains(&format!("{}/server", dir.display())),
+        shim.wait_for_stderr(&format!("node {}/server", dir.display()), 5 * SECOND),
         "{}",
         shim.stderr()
     );
@@ -66,7 +66,7 @@ fn a_bare_command_found_on_path_runs_with_node() {
         .spawn();
     shim.wait_started();
     assert!(
-        shim.stderr().contains("node"),
+        shim.wait_for_stderr(&format!("node {}/my-app", bin.display()), 5 * SECOND),
         "started with node: {}",
         shim.stderr()
     );
@@ -85,6 +85,8 @@ fn a_missing_script_fails_naming_every_path_tried() {
         .no_command()
         .spawn();
     assert_eq!(shell_code(shim.wait_exit(5 * SECOND)), 127);
+    // stderr is collected by a thread that may lag behind the exit.
+    assert!(shim.wait_for_stderr("not found", 5 * SECOND));
     let text = shim.stderr();
     for tried in [
         format!("{}/nowhere", dir.display()),
@@ -225,9 +227,7 @@ fn without_an_instance_file_the_app_starts_after_the_wait_with_a_warning() {
     assert!(shim
         .marker_lines()
         .contains(&"env NODE_APP_INSTANCE unset".to_string()));
-    assert!(shim
-        .stderr()
-        .contains("warning: no instance index after 300 ms"));
+    assert!(shim.wait_for_stderr("warning: no instance index after 300 ms", 5 * SECOND));
 }
 
 #[test]
