@@ -26,12 +26,12 @@ cluster-up: binaries
 cluster-down:
 	$(CLUSTER_SCRIPTS)/down.sh
 
-# Regenerates the CRD YAML from the Rust types: crds/ and the chart's copy (a test fails when
-# either is stale).
+# Regenerates the CRD YAML from the Rust types: crds/ and the chart's copy in files/, which
+# templates/crds.yaml renders (a test fails when either is stale).
 crds:
 	cargo run -q -p readyroll -- crd > crds/apps.readyroll.dev.yaml.tmp
 	mv crds/apps.readyroll.dev.yaml.tmp crds/apps.readyroll.dev.yaml
-	cp crds/apps.readyroll.dev.yaml charts/readyroll/crds/apps.readyroll.dev.yaml
+	cp crds/apps.readyroll.dev.yaml charts/readyroll/files/apps.readyroll.dev.yaml
 
 
 # The Helm chart as the pinned helm renders it: lint, values, RBAC, security settings, schema.

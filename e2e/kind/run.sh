@@ -135,9 +135,10 @@ install_operator() {
   # The tag stays `dev`: the image id in an annotation makes Helm roll a rebuilt operator.
   image_id="$(docker image inspect --format '{{.Id}}' "$OPERATOR_IMAGE" | cut -d: -f2 | cut -c1-16)"
   log "installing the operator with its chart"
-  "$KUBECTL" apply --server-side --force-conflicts -f "$REPO_ROOT/charts/readyroll/crds/" >&2
+  # The chart installs and upgrades the CRD itself (templates/crds.yaml); --take-ownership
+  # adopts one that a test or an earlier version of the chart left behind.
   "$HELM" upgrade --install "$RELEASE" "$REPO_ROOT/charts/readyroll" \
-    --namespace "$NAMESPACE" --create-namespace \
+    --namespace "$NAMESPACE" --create-namespace --take-ownership \
     --set "image.repository=${OPERATOR_IMAGE%:*}" \
     --set "image.tag=${OPERATOR_IMAGE##*:}" \
     --set image.pullPolicy=Never \
