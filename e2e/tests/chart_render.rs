@@ -43,10 +43,9 @@ fn refused(helm: &Helm, args: &[&str]) -> String {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn lint_passes_strict() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let chart = Helm::chart_dir();
     let chart = chart.to_str().expect("UTF-8 chart path");
     for extra in [
@@ -73,10 +72,9 @@ fn lint_passes_strict() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn defaults_render_one_writer_without_leader_election() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &[]);
     let kinds: BTreeSet<String> = rendered
         .kinds_and_names()
@@ -139,10 +137,9 @@ fn defaults_render_one_writer_without_leader_election() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn two_replicas_elect_a_leader_and_keep_one_up() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &["--set", "replicas=2"]);
     let (deployment, _pod, container) = operator(&rendered);
     let spec = deployment.spec.as_ref().expect("spec");
@@ -187,10 +184,9 @@ fn two_replicas_elect_a_leader_and_keep_one_up() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn leader_election_can_be_forced_for_one_replica() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &["--set", "leaderElection.enabled=true"]);
     let (deployment, _pod, container) = operator(&rendered);
     assert!(args(&container).contains(&"--leader-elect".to_owned()));
@@ -230,10 +226,9 @@ fn grants(rules: &[PolicyRule]) -> BTreeSet<String> {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn rbac_is_least_privilege() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &[]);
     let (cluster_rules, role_rules) = rules(&rendered);
 
@@ -280,10 +275,9 @@ fn rbac_is_least_privilege() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn rbac_and_service_account_can_be_left_to_the_user() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(
         &helm,
         &[
@@ -309,10 +303,9 @@ fn rbac_and_service_account_can_be_left_to_the_user() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn pods_run_locked_down() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &[]);
     let (_deployment, pod, container) = operator(&rendered);
     let test_pod: Pod = rendered.one("Pod");
@@ -375,10 +368,9 @@ fn pods_run_locked_down() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn scheduling_resources_and_extras_come_from_values() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let values = std::env::temp_dir().join(format!(
         "readyroll-chart-values-{}.yaml",
         std::process::id()
@@ -488,10 +480,9 @@ watchNamespace: shop
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn a_digest_pins_the_image_and_the_shim() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let digest = format!("sha256:{}", "ab".repeat(32));
     let rendered = render(&helm, &["--set", &format!("image.digest={digest}")]);
     let (_deployment, _pod, container) = operator(&rendered);
@@ -503,10 +494,9 @@ fn a_digest_pins_the_image_and_the_shim() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn service_monitor_only_with_its_api() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let enabled = ["--set", "metrics.serviceMonitor.enabled=true"];
     let without_api = render(&helm, &enabled);
     assert!(
@@ -535,10 +525,9 @@ fn service_monitor_only_with_its_api() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn the_helm_test_pod_probes_readyz_through_the_metrics_service() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &[]);
     let pod: Pod = rendered.one("Pod");
     let annotations = pod.metadata.annotations.clone().unwrap_or_default();
@@ -576,10 +565,9 @@ fn the_helm_test_pod_probes_readyz_through_the_metrics_service() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn crds_ship_with_the_chart() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &["--include-crds"]);
     let crds = rendered.of_kind("CustomResourceDefinition");
     assert_eq!(crds.len(), 1);
@@ -590,10 +578,9 @@ fn crds_ship_with_the_chart() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn kubernetes_older_than_1_30_is_refused() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let stderr = refused(&helm, &["--kube-version", "1.29.9"]);
     assert!(
         stderr.contains("kubeVersion") || stderr.contains(">=1.30"),
@@ -603,10 +590,9 @@ fn kubernetes_older_than_1_30_is_refused() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn typos_and_wrong_types_in_values_are_refused() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let cases: [(&[&str], &str); 6] = [
         (&["--set", "replica=2"], "replica"),
         (&["--set", "image.pullpolicy=Never"], "pullpolicy"),
@@ -626,10 +612,9 @@ fn typos_and_wrong_types_in_values_are_refused() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn a_typo_in_a_values_file_is_refused() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let values =
         std::env::temp_dir().join(format!("readyroll-chart-typo-{}.yaml", std::process::id()));
     std::fs::write(
