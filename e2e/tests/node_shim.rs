@@ -12,6 +12,7 @@ mod node_support;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use node_support::{
+    baseline::{Baseline, Contest},
     pods::PodTracker,
     rollouts::{Change, Step},
     workload::Desired,
@@ -32,18 +33,22 @@ const SHIM_READY_PATH: &str = "/ready";
 async fn a_pm2_app_rolls_ten_times_through_the_shim_without_a_failed_request() {
     let env = NodeEnv::start("shim").await;
     let tracker = PodTracker::start(env.ns.api());
-
+    let contest = Contest {
+        test: "node_shim",
+        initial: Desired::new(NODE_APP, "v1", INSTANCES),
+        steps: steps(),
+        app: ("readyroll App + runtime shim", APP_SETUP),
+        baseline: Baseline {
+            name: "plain-pm2-app",
+            port: NODE_APP_PORT,
+            container: plain_container(),
+            label: "plain Deployment, no shim",
+            setup: PLAIN_SETUP,
+        },
+    };
     let readyroll = env
-        .roll_app(
-            |port| app_manifest("pm2-app", port),
-            Desired::new(NODE_APP, "v1", INSTANCES),
-            &steps(),
-        )
+        .roll_app(&contest, |port| app_manifest("pm2-app", port))
         .await;
-    eprintln!(
-        "{}",
-        readyroll.summary("readyroll App with the runtime shim")
-    );
     let deployment = env
         .ns
         .api::<Deployment>()
@@ -51,28 +56,7 @@ async fn a_pm2_app_rolls_ten_times_through_the_shim_without_a_failed_request() {
         .await
         .must("get the App's Deployment");
     assert_runs_through_the_shim(&deployment);
-
-    let baseline = env
-        .roll_baseline(
-            "plain-pm2-app",
-            NODE_APP_PORT,
-            plain_container(),
-            Desired::new(NODE_APP, "v1", INSTANCES),
-            &steps(),
-            "plain Deployment, no shim",
-        )
-        .await;
-
-    env.record(
-        "node_shim",
-        vec![
-            readyroll.scenario("readyroll App + runtime shim", APP_SETUP),
-            baseline.scenario("plain Deployment, no shim", PLAIN_SETUP),
-        ],
-        vec![],
-    )
-    .await;
-    readyroll.assert_zero_downtime(&tracker);
+    env.against_baseline(contest, readyroll, &tracker).await;
 }
 
 /// Ten rollouts: image changes, environment changes, restarts, a scale up and down

@@ -10,6 +10,7 @@
 mod node_support;
 
 use node_support::{
+    baseline::{Baseline, Contest},
     pods::PodTracker,
     rollouts::{Change, Step},
     workload::Desired,
@@ -29,36 +30,23 @@ const INSTANCES: i32 = 3;
 async fn an_app_rolls_twelve_times_under_load_without_a_failed_request() {
     let env = NodeEnv::start("zero-downtime").await;
     let tracker = PodTracker::start(env.ns.api());
-
+    let contest = Contest {
+        test: "node_zero_downtime",
+        initial: Desired::new(TESTAPP, "v1", INSTANCES),
+        steps: steps(),
+        app: ("readyroll App", APP_SETUP),
+        baseline: Baseline {
+            name: "plain-web",
+            port: TESTAPP_PORT,
+            container: plain_container(),
+            label: "plain Deployment",
+            setup: PLAIN_SETUP,
+        },
+    };
     let readyroll = env
-        .roll_app(
-            |port| app_manifest("web", port),
-            Desired::new(TESTAPP, "v1", INSTANCES),
-            &steps(),
-        )
+        .roll_app(&contest, |port| app_manifest("web", port))
         .await;
-    eprintln!("{}", readyroll.summary("readyroll App"));
-    let baseline = env
-        .roll_baseline(
-            "plain-web",
-            TESTAPP_PORT,
-            plain_container(),
-            Desired::new(TESTAPP, "v1", INSTANCES),
-            &steps(),
-            "plain Deployment",
-        )
-        .await;
-
-    env.record(
-        "node_zero_downtime",
-        vec![
-            readyroll.scenario("readyroll App", APP_SETUP),
-            baseline.scenario("plain Deployment", PLAIN_SETUP),
-        ],
-        vec![],
-    )
-    .await;
-    readyroll.assert_zero_downtime(&tracker);
+    env.against_baseline(contest, readyroll, &tracker).await;
 }
 
 /// Twelve rollouts: four image changes, three environment changes, three restarts, and
