@@ -14,6 +14,8 @@
 
 mod chart_support;
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,10 +28,11 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
 use kube::{Api, Client, ResourceExt};
-use readyroll::crd::{App, AppSpec, Instances, CONDITION_AVAILABLE};
+use readyroll::crd::{App, AppSpec, Instances};
 use readyroll_e2e::conditions::deployment_available;
 use readyroll_e2e::kwok::{NODE_LABEL_KEY, NODE_LABEL_VALUE, TAINT_KEY};
 use readyroll_e2e::{wait_for, wait_for_deletion, Cluster, Helm, KwokNode, Must, TestNamespace};
+use support::app_available;
 
 use chart_support::{Scratch, EXTRA_PROPERTY, UMBRELLA_CONFIGMAP};
 
@@ -244,20 +247,6 @@ fn web_app() -> App {
 }
 
 /// The App's status describes its current generation and it is Available.
-fn app_available() -> impl Condition<App> {
-    |app: Option<&App>| {
-        let Some(app) = app else { return false };
-        let Some(status) = app.status.as_ref() else {
-            return false;
-        };
-        status.observed_generation == app.metadata.generation
-            && status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == CONDITION_AVAILABLE && c.status == "True")
-    }
-}
-
 async fn create_and_await_app(ns: &TestNamespace) -> App {
     let apps = ns.api::<App>();
     apps.create(&PostParams::default(), &web_app())
@@ -370,10 +359,9 @@ async fn app_events(
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
 async fn install_reconciles_an_app_passes_helm_test_and_uninstall_keeps_crd_and_apps() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let _node = KwokNode::create(&cluster, "chart-install", 4)
         .await
@@ -457,10 +445,9 @@ async fn install_reconciles_an_app_passes_helm_test_and_uninstall_keeps_crd_and_
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
 async fn upgrade_to_another_operator_image_leaves_apps_untouched() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let next = image_from_env(NEXT_IMAGE_ENV, DEFAULT_NEXT_IMAGE);
     require_image_on_a_node(&cluster, &next, NEXT_IMAGE_ENV).await;
@@ -548,10 +535,9 @@ async fn upgrade_to_another_operator_image_leaves_apps_untouched() {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
 async fn two_replicas_hand_the_lease_over_when_the_leader_pod_dies() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let _node = KwokNode::create(&cluster, "chart-ha", 4)
         .await
@@ -753,10 +739,9 @@ async fn until_new_holder(
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
 async fn an_umbrella_chart_installs_readyroll_as_a_subchart() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let ns = TestNamespace::new(&cluster, "chart-umbrella")
         .await
@@ -826,10 +811,9 @@ async fn until_extra_property(cluster: &Cluster, present: bool) {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
 async fn helm_upgrade_applies_a_changed_crd_schema_and_uninstall_keeps_the_crd() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let ns = TestNamespace::new(&cluster, "chart-crd-upgrade")
         .await

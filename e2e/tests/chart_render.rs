@@ -51,10 +51,9 @@ fn refused(helm: &Helm, args: &[&str]) -> String {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn lint_passes_strict() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let chart = Helm::chart_dir();
     let chart = chart.to_str().expect("UTF-8 chart path");
     for extra in [
@@ -89,10 +88,9 @@ fn lint_passes_strict() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn defaults_render_one_writer_without_leader_election() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &[]);
     let kinds: BTreeSet<String> = rendered
         .kinds_and_names()
@@ -156,10 +154,9 @@ fn defaults_render_one_writer_without_leader_election() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn two_replicas_elect_a_leader_and_keep_one_up() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &["--set", "replicas=2"]);
     let (deployment, _pod, container) = operator(&rendered);
     let spec = deployment.spec.as_ref().expect("spec");
@@ -204,10 +201,9 @@ fn two_replicas_elect_a_leader_and_keep_one_up() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn leader_election_can_be_forced_for_one_replica() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &["--set", "leaderElection.enabled=true"]);
     let (deployment, _pod, container) = operator(&rendered);
     assert!(args(&container).contains(&"--leader-elect".to_owned()));
@@ -247,10 +243,9 @@ fn grants(rules: &[PolicyRule]) -> BTreeSet<String> {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn rbac_is_least_privilege() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &[]);
     let (cluster_rules, role_rules) = rules(&rendered);
 
@@ -297,10 +292,9 @@ fn rbac_is_least_privilege() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn rbac_and_service_account_can_be_left_to_the_user() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(
         &helm,
         &[
@@ -326,10 +320,9 @@ fn rbac_and_service_account_can_be_left_to_the_user() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn pods_run_locked_down() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &[]);
     let (_deployment, pod, container) = operator(&rendered);
     let test_pod: Pod = rendered.one("Pod");
@@ -392,10 +385,9 @@ fn pods_run_locked_down() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn scheduling_resources_and_extras_come_from_values() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let values = std::env::temp_dir().join(format!(
         "readyroll-chart-values-{}.yaml",
         std::process::id()
@@ -505,10 +497,9 @@ watchNamespace: shop
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn a_digest_pins_the_image_and_the_shim() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let digest = format!("sha256:{}", "ab".repeat(32));
     let rendered = render(&helm, &["--set", &format!("image.digest={digest}")]);
     let (_deployment, _pod, container) = operator(&rendered);
@@ -520,10 +511,9 @@ fn a_digest_pins_the_image_and_the_shim() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn service_monitor_only_with_its_api() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let enabled = ["--set", "metrics.serviceMonitor.enabled=true"];
     let without_api = render(&helm, &enabled);
     assert!(
@@ -552,10 +542,9 @@ fn service_monitor_only_with_its_api() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn the_helm_test_pod_probes_readyz_through_the_metrics_service() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &[]);
     let pod: Pod = rendered.one("Pod");
     let annotations = pod.metadata.annotations.clone().unwrap_or_default();
@@ -602,10 +591,9 @@ fn crds_of(rendered: &Rendered) -> Vec<CustomResourceDefinition> {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn the_crd_is_a_template_that_is_kept_on_uninstall() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     // Helm installs crds/ once and never upgrades it: the CRD must not be there.
     assert!(
         !Helm::chart_dir().join("crds").exists(),
@@ -660,10 +648,9 @@ fn the_crd_is_a_template_that_is_kept_on_uninstall() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn a_changed_crd_file_is_what_helm_upgrade_applies() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let scratch = Scratch::new("chart-render-crd");
     let chart = chart_support::chart_with_changed_crd(&scratch);
     let output = helm
@@ -693,10 +680,9 @@ fn crd_of(manifests: &str) -> Value {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn kubernetes_older_than_1_30_is_refused() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let stderr = refused(&helm, &["--kube-version", "1.29.9"]);
     assert!(
         stderr.contains("kubeVersion") || stderr.contains(">=1.30"),
@@ -706,10 +692,9 @@ fn kubernetes_older_than_1_30_is_refused() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn typos_and_wrong_types_in_values_are_refused() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let cases: [(&[&str], &str); 9] = [
         (&["--set", "replica=2"], "replica"),
         (&["--set", "crds.instal=false"], "instal"),
@@ -732,10 +717,9 @@ fn typos_and_wrong_types_in_values_are_refused() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn a_typo_in_a_values_file_is_refused() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let values =
         std::env::temp_dir().join(format!("readyroll-chart-typo-{}.yaml", std::process::id()));
     std::fs::write(
@@ -749,10 +733,9 @@ fn a_typo_in_a_values_file_is_refused() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn a_parent_charts_global_and_enabled_values_are_accepted() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(
         &helm,
         &[
@@ -779,10 +762,9 @@ fn a_parent_charts_global_and_enabled_values_are_accepted() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn an_umbrella_chart_renders_readyroll_as_a_dependency() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let scratch = Scratch::new("chart-render-umbrella");
     let chart = chart_support::umbrella_chart(&helm, &scratch, "watchNamespace: shop\n");
     let chart = chart.to_str().expect("UTF-8 scratch path");
@@ -854,10 +836,9 @@ fn an_umbrella_chart_renders_readyroll_as_a_dependency() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn cluster_role_names_include_the_release_namespace() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let mut names = BTreeSet::new();
     for namespace in ["team-a", "team-b"] {
         let rendered = helm.template(RELEASE, namespace, &[]).must("helm template");
@@ -876,10 +857,9 @@ fn cluster_role_names_include_the_release_namespace() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn watch_namespace_gets_a_role_there_and_only_node_reads_cluster_wide() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(&helm, &["--set", "watchNamespace=shop"]);
     let cluster: ClusterRole = rendered.one("ClusterRole");
     let read = "get,list,watch";
@@ -955,10 +935,9 @@ fn watch_namespace_gets_a_role_there_and_only_node_reads_cluster_wide() {
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn network_policy_is_off_by_default_and_narrow_when_on() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     assert!(render(&helm, &[]).of_kind("NetworkPolicy").is_empty());
 
     let open = render(&helm, &["--set", "networkPolicy.enabled=true"]);
@@ -1057,10 +1036,9 @@ networkPolicy:
 }
 
 #[test]
+#[ignore = "needs helm: run by the chart tier"]
 fn security_contexts_are_overridable() {
-    let Some(helm) = Helm::locate_or_skip() else {
-        return;
-    };
+    let helm = Helm::require();
     let rendered = render(
         &helm,
         &[

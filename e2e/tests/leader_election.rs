@@ -75,10 +75,9 @@ async fn holder(ns: &TestNamespace) -> Option<String> {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn one_leader_and_a_released_lease_is_taken_over_at_once() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let ns = TestNamespace::new(&cluster, "leader-release")
         .await
         .must("namespace");
@@ -123,10 +122,9 @@ async fn one_leader_and_a_released_lease_is_taken_over_at_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn a_taken_lease_stops_writes_within_one_check() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let ns = TestNamespace::new(&cluster, "leader-taken")
         .await
         .must("namespace");
@@ -244,10 +242,9 @@ fn api_server(cluster: &Cluster) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn a_leader_cut_off_from_the_api_server_stops_writing_before_another_starts() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let ns = TestNamespace::new(&cluster, "leader-partition")
         .await
         .must("namespace");
@@ -314,10 +311,9 @@ async fn a_leader_cut_off_from_the_api_server_stops_writing_before_another_start
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn two_standbys_racing_for_an_expired_lease_never_both_write() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let ns = TestNamespace::new(&cluster, "leader-race")
         .await
         .must("namespace");
@@ -428,10 +424,9 @@ impl LogLines {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn an_api_outage_costs_no_cpu_and_few_log_lines() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let ns = TestNamespace::new(&cluster, "leader-outage")
         .await
         .must("namespace");
