@@ -21,6 +21,9 @@ pub struct Context<'a> {
     pub profile: Option<&'a str>,
     /// `deploy.<profile>.env` of the file, for the selected profile.
     pub deploy_env: Option<&'a Entry>,
+    /// Whether any app defines the selected profile; when none does, one
+    /// warning about the file says so instead of one per app.
+    pub profile_defined: bool,
 }
 
 /// A converted app, before it becomes an `App` object.
@@ -97,11 +100,11 @@ pub fn convert(
     }
     match ctx.profile {
         Some(p) if spec.env_profiles.contains_key(p) => spec.profile = Some(p.to_string()),
-        Some(p) => report.warning(
+        Some(p) if ctx.profile_defined => report.warning(
             node.pos,
             format!("{label}: has no env_{p}; its env is used as is (PM2 does the same)"),
         ),
-        None => {}
+        _ => {}
     }
     let name = name?;
     (report.error_count() == errors_before).then(|| Converted {

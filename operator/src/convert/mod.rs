@@ -220,19 +220,16 @@ fn convert_tree(root: &Node, opts: &ConvertOptions, report: &mut Report) -> Vec<
         }
         return Vec::new();
     }
-    let ctx = app::Context {
-        default_image: opts.image.as_deref(),
-        profile: opts.profile.as_deref(),
-        deploy_env: env::deploy_env(root, opts.profile.as_deref()),
-    };
-    if let Some(profile) = &opts.profile {
-        let defined = entries.apps.iter().any(|(_, node)| {
+    let profile_defined = opts.profile.as_ref().is_none_or(|profile| {
+        entries.apps.iter().any(|(_, node)| {
             node.as_map().is_some_and(|m| {
                 m.iter()
                     .any(|e| e.key == format!("env_{profile}") && !e.value.is_null())
             })
-        });
-        if !defined && !entries.apps.is_empty() {
+        })
+    });
+    if let (Some(profile), false) = (&opts.profile, profile_defined) {
+        if !entries.apps.is_empty() {
             report.warning(
                 None,
                 format!(
@@ -242,6 +239,12 @@ fn convert_tree(root: &Node, opts: &ConvertOptions, report: &mut Report) -> Vec<
             );
         }
     }
+    let ctx = app::Context {
+        default_image: opts.image.as_deref(),
+        profile: opts.profile.as_deref(),
+        deploy_env: env::deploy_env(root, opts.profile.as_deref()),
+        profile_defined,
+    };
     let mut converted: Vec<_> = entries
         .apps
         .iter()
