@@ -9,7 +9,7 @@ use crate::crd::AppSpec;
 use super::app::Converted;
 use super::name;
 use super::report::{join, Report};
-use super::tree::{Node, Value};
+use super::tree::Node;
 use super::values;
 
 /// PM2's default port for `pm2 serve`.
@@ -33,38 +33,25 @@ pub fn convert(
     };
     let errors_before = report.error_count();
     let get = |key: &str| entries.iter().find(|e| e.key == key && !e.value.is_null());
-    let read = |key: &str, report: &mut Report| -> Option<Value> {
+    // Each key read with its reader; a wrong value is an error at the value.
+    let mut read = |key: &str, parse: &dyn Fn(&Node) -> Result<String, String>| {
         let e = get(key)?;
-        let ok = match &e.value.value {
-            Value::Str(_) if key != "port" && key != "spa" => true,
-            Value::Bool(_) => key == "spa",
-            Value::Int(_) | Value::Str(_) if key == "port" => {
-                values::integer_in(&e.value, "a port number", 1, 65535).is_ok()
-            }
-            _ => false,
-        };
-        if !ok {
-            report.error(
-                e.value.pos,
-                format!("{}: unexpected {}", join(path, &e.key), e.value.describe()),
-            );
-        }
-        ok.then(|| e.value.value.clone())
+        parse(&e.value)
+            .map_err(|why| report.error(e.value.pos, format!("{}: {why}", join(path, &e.key))))
+            .ok()
     };
-    let port = match read("port", report) {
-        Some(_) => get("port")
-            .and_then(|e| values::integer(&e.value, "a port number").ok())
-            .unwrap_or(DEFAULT_PORT),
-        None => DEFAULT_PORT,
-    };
-    let served = match read("path", report) {
-        Some(Value::Str(p)) => p,
-        _ => ".".to_string(),
-    };
-    let pm2_name = match read("name", report) {
-        Some(Value::Str(n)) if !n.is_empty() => n,
-        _ => format!("static-page-server-{port}"),
-    };
+    let port_of =
+        |n: &Node| values::integer_in(n, "a port number", 1, 65535).map(|p| p.to_string());
+    let spa_of = |n: &Node| values::boolean(n).map(|b| b.to_string());
+    let port: i64 = read("port", &port_of)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(DEFAULT_PORT);
+    let served = read("path", &values::string).unwrap_or_else(|| ".".to_string());
+    let spa = read("spa", &spa_of);
+    let pm2_name = read("name", &values::string)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("static-page-server-{port}"));
+    let own_image = read("image", &values::string);
     let mut spec = AppSpec {
         port: Some(port as i32),
         ..AppSpec::default()
@@ -72,8 +59,8 @@ pub fn convert(
     let env = &mut spec.env;
     env.insert("PM2_SERVE_PORT".into(), port.to_string());
     env.insert("PM2_SERVE_PATH".into(), served.clone());
-    if let Some(Value::Bool(spa)) = read("spa", report) {
-        env.insert("PM2_SERVE_SPA".into(), spa.to_string());
+    if let Some(spa) = spa {
+        env.insert("PM2_SERVE_SPA".into(), spa);
     }
     if let Some(auth) = get("basic_auth").and_then(|e| e.value.as_map()) {
         let field = |k: &str| {
@@ -118,7 +105,6 @@ pub fn convert(
              files itself (an nginx image, for one)"
         ),
     );
-    let own_image = get("image").and_then(|e| values::string(&e.value).ok());
     match own_image.as_deref().or(image) {
         Some(image) => spec.image = image.to_string(),
         None => report.error(
