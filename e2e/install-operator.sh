@@ -54,13 +54,11 @@ main() {
   # does, and makes Helm roll the operator onto the new binaries.
   fingerprint="$(cat "$operator" "$shim" | sha256sum | cut -c1-16)"
 
-  # Helm installs CRDs only on first install; apply them every time so a changed App schema
-  # reaches an existing cluster.
-  kubectl apply --server-side --force-conflicts -f "$REPO_ROOT/charts/readyroll/crds/" >&2
-
+  # The chart applies the CRD on every upgrade (templates/crds.yaml); the tiers that run their
+  # own controllers apply it too, so the release takes it over instead of refusing it.
   log "helm upgrade --install $RELEASE in namespace $NAMESPACE"
   helm upgrade --install "$RELEASE" "$REPO_ROOT/charts/readyroll" \
-    --namespace "$NAMESPACE" --create-namespace \
+    --namespace "$NAMESPACE" --create-namespace --take-ownership \
     --set "image.repository=$IMAGE_REPOSITORY" \
     --set "image.tag=$IMAGE_TAG" \
     --set image.pullPolicy=Never \

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes, etcd, kwok and helm binaries from Go modules into the cache.
+# Builds the pinned Kubernetes, etcd, kwok, helm and actionlint binaries from Go modules into the
+# cache.
 # A component whose stamp matches its pin is reused; a changed pin builds into a new directory.
 #
-# Usage: build-binaries.sh [kubernetes|etcd|kwok|helm ...]   (default: all)
+# Usage: build-binaries.sh [kubernetes|etcd|kwok|helm|actionlint ...]   (default: all)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -99,9 +100,25 @@ build_helm() {
   install_bin_dir "$staging" "$HELM_BIN"
 }
 
+build_actionlint() {
+  if stamp_is_current "$ACTIONLINT_BIN" actionlint "$ACTIONLINT_VERSION" actionlint; then
+    log "actionlint $ACTIONLINT_VERSION: reusing $ACTIONLINT_BIN"
+    return
+  fi
+  local staging="$ACTIONLINT_BIN.tmp"
+  rm -rf "$staging" && mkdir -p "$staging"
+  log "actionlint $ACTIONLINT_VERSION: go install github.com/rhysd/actionlint/cmd/actionlint"
+  # `actionlint -version` prints what the main package's version variable holds.
+  GOBIN="$staging" GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath \
+    -ldflags "-s -w -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+    "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+  write_stamp "$staging" actionlint "$ACTIONLINT_VERSION"
+  install_bin_dir "$staging" "$ACTIONLINT_BIN"
+}
+
 main() {
   local components=("$@")
-  [[ ${#components[@]} -gt 0 ]] || components=(kubernetes etcd kwok helm)
+  [[ ${#components[@]} -gt 0 ]] || components=(kubernetes etcd kwok helm actionlint)
   command -v go >/dev/null || die "go is required to build the pinned tools"
   go_build_env
   local total_start start component
@@ -109,8 +126,8 @@ main() {
   for component in "${components[@]}"; do
     start="$(now_s)"
     case "$component" in
-      kubernetes | etcd | kwok | helm) "build_$component" ;;
-      *) die "unknown component '$component' (expected kubernetes, etcd, kwok or helm)" ;;
+      kubernetes | etcd | kwok | helm | actionlint) "build_$component" ;;
+      *) die "unknown component '$component' (expected kubernetes, etcd, kwok, helm or actionlint)" ;;
     esac
     log "$component: done in $(elapsed "$start")"
   done

@@ -1,4 +1,4 @@
-use std::{io::Write as _, path::PathBuf, sync::Once};
+use std::path::PathBuf;
 
 use kube::{
     config::{AuthInfo, KubeConfigOptions, Kubeconfig},
@@ -6,9 +6,6 @@ use kube::{
 };
 
 use crate::Error;
-
-/// Set to `1` to run the end-to-end tests; without it they are skipped with a warning.
-pub const E2E_ENV: &str = "READYROLL_E2E";
 
 /// A connection to the cluster under test.
 #[derive(Clone)]
@@ -58,19 +55,16 @@ impl Cluster {
         })
     }
 
-    /// The cluster for a test, or `None` (after a loud warning) when `READYROLL_E2E` is unset.
+    /// The cluster for a test that was asked to run: the cluster tests are `#[ignore]`d and
+    /// their tier runs them with `--ignored`.
     ///
     /// # Panics
-    /// When `READYROLL_E2E` is set and the cluster cannot be reached: a requested end-to-end
-    /// run must fail rather than pass without testing anything.
-    pub async fn connect_or_skip() -> Option<Self> {
-        if std::env::var_os(E2E_ENV).is_none() {
-            warn_skipped_once();
-            return None;
-        }
+    /// When the cluster cannot be reached: a requested end-to-end run must fail rather than
+    /// pass without testing anything.
+    pub async fn require() -> Self {
         match Self::connect().await {
-            Ok(cluster) => Some(cluster),
-            Err(err) => panic!("{E2E_ENV} is set but the test cluster is unusable: {err}"),
+            Ok(cluster) => cluster,
+            Err(err) => panic!("the test cluster is unusable: {err}"),
         }
     }
 
@@ -97,21 +91,6 @@ impl Cluster {
         };
         Ok(Client::try_from(config)?)
     }
-}
-
-/// Written straight to stderr: libtest captures `eprintln!` of passing tests, and a skip must
-/// not go unnoticed. Once per test binary is enough.
-fn warn_skipped_once() {
-    static WARNED: Once = Once::new();
-    WARNED.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n********************************************************************\n\
-             SKIPPED: end-to-end tests not run because {E2E_ENV} is unset.\n\
-             Run `make test-e2e` (or `make cluster-up`, then {E2E_ENV}=1 cargo test).\n\
-             ********************************************************************"
-        );
-    });
 }
 
 /// Mirrors e2e/cluster/env.sh: `${READYROLL_CLUSTER_DIR:-${READYROLL_CACHE:-$HOME/.cache/readyroll}/cluster}`.

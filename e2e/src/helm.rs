@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
-use crate::cluster::{cache_dir, E2E_ENV};
+use crate::cluster::cache_dir;
 
 /// Path of a helm binary to use instead of the pinned one.
 pub const HELM_ENV: &str = "READYROLL_HELM";
@@ -72,24 +72,13 @@ impl Helm {
         })
     }
 
-    /// helm, or `None` after a loud warning when it is missing and
-    /// `READYROLL_E2E` is unset.
+    /// helm for a test that was asked to run (the chart tests are `#[ignore]`d and their
+    /// tier runs them with `--ignored`).
     ///
     /// # Panics
-    /// When helm is missing and `READYROLL_E2E` is set.
-    pub fn locate_or_skip() -> Option<Self> {
-        match Self::locate() {
-            Ok(helm) => Some(helm),
-            Err(err) if std::env::var_os(E2E_ENV).is_none() => {
-                eprintln!(
-                    "\n********************************************************************\n\
-                     SKIPPED: chart test not run: {err}\n\
-                     ********************************************************************\n"
-                );
-                None
-            }
-            Err(err) => panic!("{E2E_ENV} is set but helm is unusable: {err}"),
-        }
+    /// When helm is missing: a requested chart test must fail rather than pass empty.
+    pub fn require() -> Self {
+        Self::locate().unwrap_or_else(|err| panic!("helm is unusable: {err}"))
     }
 
     /// The same helm talking to the cluster of `kubeconfig`.

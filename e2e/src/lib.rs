@@ -1,8 +1,8 @@
 //! Test harness for readyroll's end-to-end tests against a real Kubernetes API server.
 //!
-//! The local cluster comes from `make cluster-up` (scripts in `e2e/cluster/`). Tests call
-//! [`Cluster::connect_or_skip`]: without `READYROLL_E2E` they are skipped loudly, with
-//! `READYROLL_E2E=1` a missing or unreachable cluster fails them.
+//! The local cluster comes from `make cluster-up` (scripts in `e2e/cluster/`). Every test that
+//! needs it is `#[ignore]`d, so a plain `cargo test` lists it as ignored; its tier runs it with
+//! `--ignored`, and then [`Cluster::require`] fails it when the cluster cannot be reached.
 //!
 //! Each test works in its own [`TestNamespace`], which is deleted when dropped and whose
 //! objects are printed when the test panics. Fake nodes come from kwok via [`KwokNode`];
@@ -17,7 +17,6 @@ pub mod conditions;
 mod dump;
 mod error;
 pub mod helm;
-pub mod http;
 pub mod in_cluster;
 pub mod kwok;
 pub mod load;
@@ -28,7 +27,7 @@ pub mod node_ports;
 pub mod real_node;
 mod wait;
 
-pub use cluster::{Cluster, E2E_ENV};
+pub use cluster::Cluster;
 pub use dump::dump_namespace;
 pub use error::Error;
 pub use helm::{Helm, HelmError, Rendered};

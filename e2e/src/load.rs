@@ -1,5 +1,6 @@
 //! Continuous HTTP/1.1 load against an address on loopback (a NodePort on 127.0.0.1),
-//! recording every request.
+//! recording every request. Each worker is a thread with its own runtime and hyper client
+//! connection, so no worker's request waits for another's.
 //!
 //! Two kinds of clients run at once: ones that keep their connection open across requests
 //! (what proxies and most HTTP client libraries do) and ones that open a new connection
@@ -28,6 +29,7 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
+use tokio::runtime::Runtime;
 
 pub use client::{Answer, FailureKind};
 pub use tally::{ClientTally, Tally};
@@ -119,7 +121,7 @@ pub enum LoadError {
     NoWorkers,
     #[error("rate per worker must be a positive number of requests per second, not {0}")]
     BadRate(f64),
-    #[error("cannot start a load worker thread: {0}")]
+    #[error("cannot start a load worker: {0}")]
     Thread(#[from] io::Error),
 }
 
@@ -169,9 +171,15 @@ impl Load {
         let mut workers = Vec::new();
         for (i, kind) in kinds.enumerate() {
             let shared = Arc::clone(&shared);
-            let spawned = thread::Builder::new()
-                .name(format!("load-{i}"))
-                .spawn(move || run_worker(&shared, kind));
+            // Each worker drives its own requests, so none waits for another's.
+            let spawned = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|runtime| {
+                    thread::Builder::new()
+                        .name(format!("load-{i}"))
+                        .spawn(move || run_worker(&shared, kind, &runtime))
+                });
             match spawned {
                 Ok(handle) => workers.push(handle),
                 Err(err) => {
@@ -230,7 +238,7 @@ impl Drop for Load {
 }
 
 /// One request on a new connection: whether `target` serves, and who answers.
-pub fn get_once(target: SocketAddr, timeout: Duration) -> Result<Answer, Failure> {
+pub async fn get_once(target: SocketAddr, timeout: Duration) -> Result<Answer, Failure> {
     if !is_loopback(target.ip()) {
         return Err(Failure {
             kind: FailureKind::ConnectError,
@@ -242,6 +250,7 @@ pub fn get_once(target: SocketAddr, timeout: Duration) -> Result<Answer, Failure
         ..LoadConfig::new(target)
     };
     fresh_request(&config, &target.to_string(), false)
+        .await
         .map(|(answer, _)| answer)
         .map_err(|e| Failure {
             kind: e.kind,
@@ -300,7 +309,7 @@ fn record_end(ended_by: &Mutex<Option<EndedBy>>, why: EndedBy) {
     slot.get_or_insert(why);
 }
 
-fn run_worker(shared: &Shared, kind: ClientKind) -> Vec<Sample> {
+fn run_worker(shared: &Shared, kind: ClientKind, runtime: &Runtime) -> Vec<Sample> {
     let config = &shared.config;
     let interval = Duration::from_secs_f64(1.0 / config.rate_per_worker);
     let deadline = shared.started + config.max_duration;
@@ -326,12 +335,15 @@ fn run_worker(shared: &Shared, kind: ClientKind) -> Vec<Sample> {
         next = send_at + interval;
         let at = shared.started.elapsed();
         let sent = Instant::now();
-        let (outcome, retried) = match kind {
-            ClientKind::KeepAlive => keep_alive_request(&mut connection, config, &host),
-            ClientKind::NewConnection => {
-                (fresh_request(config, &host, false).map(|(a, _)| a), false)
+        let (outcome, retried) = runtime.block_on(async {
+            match kind {
+                ClientKind::KeepAlive => keep_alive_request(&mut connection, config, &host).await,
+                ClientKind::NewConnection => (
+                    fresh_request(config, &host, false).await.map(|(a, _)| a),
+                    false,
+                ),
             }
-        };
+        });
         samples.push(Sample {
             client: kind,
             at,
@@ -353,25 +365,32 @@ fn end(shared: &Shared, why: EndedBy) {
 
 /// A request on the kept connection (opened if there is none). When a reused connection
 /// turns out closed before any byte of the answer, the request goes once more on a new one.
-fn keep_alive_request(
+async fn keep_alive_request(
     connection: &mut Option<Connection>,
     config: &LoadConfig,
     host: &str,
 ) -> (Result<Answer, AttemptError>, bool) {
     let Some(mut conn) = connection.take() else {
-        return (keep(connection, fresh_request(config, host, true)), false);
+        return (
+            keep(connection, fresh_request(config, host, true).await),
+            false,
+        );
     };
     let reused = conn.served > 0;
-    match conn.get(host, &config.path, true, config.request_timeout) {
+    match conn
+        .get(host, &config.path, true, config.request_timeout)
+        .await
+    {
         Ok((answer, reusable)) => {
             if reusable {
                 *connection = Some(conn);
             }
             (Ok(answer), false)
         }
-        Err(err) if reused && !err.response_started => {
-            (keep(connection, fresh_request(config, host, true)), true)
-        }
+        Err(err) if reused && !err.response_started => (
+            keep(connection, fresh_request(config, host, true).await),
+            true,
+        ),
         Err(err) => (Err(err), false),
     }
 }
@@ -388,13 +407,15 @@ fn keep(
 }
 
 /// A request on a new connection; returns the connection when it may carry another.
-fn fresh_request(
+async fn fresh_request(
     config: &LoadConfig,
     host: &str,
     keep_alive: bool,
 ) -> Result<(Answer, Option<Connection>), AttemptError> {
-    let mut conn = Connection::open(config.target, config.request_timeout)?;
-    let (answer, reusable) = conn.get(host, &config.path, keep_alive, config.request_timeout)?;
+    let mut conn = Connection::open(config.target, config.request_timeout).await?;
+    let (answer, reusable) = conn
+        .get(host, &config.path, keep_alive, config.request_timeout)
+        .await?;
     Ok((answer, reusable.then_some(conn)))
 }
 

@@ -1,29 +1,40 @@
 //! The chart on a real cluster: `helm install` runs a Ready operator that
 //! reconciles Apps, `helm test` passes, `helm upgrade` to another operator
 //! image leaves Apps alone, `helm uninstall` keeps the CRD and the Apps, and
-//! with two replicas killing the leader hands the Lease to another replica.
+//! with two replicas killing the leader hands the Lease to another replica;
+//! as a subchart of an umbrella chart it installs, and `helm upgrade` applies
+//! a changed CRD schema.
 //!
 //! Needs the operator image on a real node: `e2e/cluster/images.sh
 //! --operator BIN --shim BIN` imports `readyroll.dev/readyroll:dev` and the
 //! same build as `:dev-next` for the upgrade (others via
 //! `READYROLL_OPERATOR_IMAGE` and `READYROLL_OPERATOR_IMAGE_NEXT`). Each release watches only its own
-//! namespace, so it never touches other tests' Apps.
+//! namespace, so it never touches other tests' Apps, and leaves the cluster's one App CRD
+//! alone (`crds.install=false`) except in the CRD upgrade test, which takes it over.
+
+mod chart_support;
+
+mod support;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod, Toleration};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Toleration};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
 use kube::{Api, Client, ResourceExt};
-use readyroll::crd::{App, AppSpec, Instances, CONDITION_AVAILABLE};
+use readyroll::crd::{App, AppSpec, Instances};
 use readyroll_e2e::conditions::deployment_available;
 use readyroll_e2e::kwok::{NODE_LABEL_KEY, NODE_LABEL_VALUE, TAINT_KEY};
 use readyroll_e2e::{wait_for, wait_for_deletion, Cluster, Helm, KwokNode, Must, TestNamespace};
+use support::app_available;
+
+use chart_support::{Scratch, EXTRA_PROPERTY, UMBRELLA_CONFIGMAP};
 
 const OPERATOR_IMAGE_ENV: &str = "READYROLL_OPERATOR_IMAGE";
 const DEFAULT_OPERATOR_IMAGE: &str = "readyroll.dev/readyroll:dev";
@@ -46,36 +57,51 @@ struct Release {
 }
 
 impl Release {
-    /// `helm install --wait` with the operator image and `extra` flags; the
-    /// operator watches only `ns`.
+    /// `helm install --wait` of the chart with the operator image and
+    /// `extra` flags; the operator watches only `ns`.
     fn install(cluster: &Cluster, ns: &TestNamespace, extra: &[&str]) -> Self {
+        Self::install_chart(cluster, ns, &Helm::chart_dir(), "", extra)
+    }
+
+    /// [`Release::install`] of `chart`, whose values for readyroll start
+    /// with `prefix` (`readyroll.` for an umbrella chart).
+    fn install_chart(
+        cluster: &Cluster,
+        ns: &TestNamespace,
+        chart: &Path,
+        prefix: &str,
+        extra: &[&str],
+    ) -> Self {
         let helm = Helm::locate()
             .must("helm")
             .with_kubeconfig(cluster.kubeconfig());
         // The namespace names are unique: so are the release's ClusterRoles.
         let name = ns.name().to_owned();
         let (repository, tag) = operator_image_parts();
-        let chart = Helm::chart_dir();
+        let set = |value: String| ["--set".to_owned(), format!("{prefix}{value}")];
         let mut args: Vec<String> = vec![
             "install".into(),
             name.clone(),
             chart.to_string_lossy().into_owned(),
             "--namespace".into(),
             ns.name().into(),
-            "--set".into(),
+        ];
+        for value in [
             format!("image.repository={repository}"),
-            "--set".into(),
             format!("image.tag={tag}"),
-            "--set".into(),
-            "image.pullPolicy=Never".into(),
-            "--set".into(),
+            "image.pullPolicy=Never".to_owned(),
             format!("watchNamespace={}", ns.name()),
-            "--set".into(),
-            "logLevel=debug".into(),
+            "logLevel=debug".to_owned(),
+            // The cluster has one App CRD, shared by every test.
+            "crds.install=false".to_owned(),
+        ] {
+            args.extend(set(value));
+        }
+        args.extend([
             "--wait".into(),
             "--timeout".into(),
             format!("{}s", TIMEOUT.as_secs()),
-        ];
+        ]);
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         let output = helm.run(&args).must("helm install");
         Self {
@@ -98,7 +124,10 @@ impl Release {
     }
 
     fn upgrade(&self, extra: &[&str]) {
-        let chart = Helm::chart_dir();
+        self.upgrade_chart(&Helm::chart_dir(), extra);
+    }
+
+    fn upgrade_chart(&self, chart: &Path, extra: &[&str]) {
         let mut args: Vec<String> = vec![
             "upgrade".into(),
             self.name.clone(),
@@ -218,20 +247,6 @@ fn web_app() -> App {
 }
 
 /// The App's status describes its current generation and it is Available.
-fn app_available() -> impl Condition<App> {
-    |app: Option<&App>| {
-        let Some(app) = app else { return false };
-        let Some(status) = app.status.as_ref() else {
-            return false;
-        };
-        status.observed_generation == app.metadata.generation
-            && status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == CONDITION_AVAILABLE && c.status == "True")
-    }
-}
-
 async fn create_and_await_app(ns: &TestNamespace) -> App {
     let apps = ns.api::<App>();
     apps.create(&PostParams::default(), &web_app())
@@ -344,10 +359,9 @@ async fn app_events(
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
 async fn install_reconciles_an_app_passes_helm_test_and_uninstall_keeps_crd_and_apps() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let _node = KwokNode::create(&cluster, "chart-install", 4)
         .await
@@ -431,10 +445,9 @@ async fn install_reconciles_an_app_passes_helm_test_and_uninstall_keeps_crd_and_
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
 async fn upgrade_to_another_operator_image_leaves_apps_untouched() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let next = image_from_env(NEXT_IMAGE_ENV, DEFAULT_NEXT_IMAGE);
     require_image_on_a_node(&cluster, &next, NEXT_IMAGE_ENV).await;
@@ -522,10 +535,9 @@ async fn upgrade_to_another_operator_image_leaves_apps_untouched() {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
 async fn two_replicas_hand_the_lease_over_when_the_leader_pod_dies() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
     let _node = KwokNode::create(&cluster, "chart-ha", 4)
         .await
@@ -724,4 +736,136 @@ async fn until_new_holder(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
+async fn an_umbrella_chart_installs_readyroll_as_a_subchart() {
+    let cluster = Cluster::require().await;
+    require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
+    let ns = TestNamespace::new(&cluster, "chart-umbrella")
+        .await
+        .must("namespace");
+    let helm = Helm::locate().must("helm");
+    let scratch = Scratch::new("chart-install-umbrella");
+    let umbrella = chart_support::umbrella_chart(&helm, &scratch, "");
+    let release = Release::install_chart(&cluster, &ns, &umbrella, "readyroll.", &[]);
+
+    // helm --wait returned: the subchart's operator is Ready beside the
+    // parent's own objects.
+    let pods = operator_pods(&ns, &release).await;
+    assert_eq!(pods.len(), 1, "one operator pod from the subchart");
+    wait_for(
+        &ns.api::<Deployment>(),
+        &release.fullname(),
+        deployment_available(),
+        TIMEOUT,
+    )
+    .await
+    .must("the subchart's operator available");
+    let settings = ns
+        .api::<ConfigMap>()
+        .get(UMBRELLA_CONFIGMAP)
+        .await
+        .must("the umbrella chart's own ConfigMap");
+    assert_eq!(
+        settings
+            .data
+            .and_then(|d| d.get("team").cloned())
+            .as_deref(),
+        Some("platform"),
+        "global values reach the parent's templates"
+    );
+}
+
+/// The `spec` properties of the App schema the cluster serves now.
+async fn served_spec_properties(cluster: &Cluster) -> serde_json::Value {
+    let crd = Api::<CustomResourceDefinition>::all(cluster.client())
+        .get("apps.readyroll.dev")
+        .await
+        .must("read the App CRD");
+    let schema = crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .expect("the App schema");
+    let schema = serde_json::to_value(schema).must("schema as JSON");
+    schema["properties"]["spec"]["properties"].clone()
+}
+
+/// Polls until the served schema has (or lacks) the upgrade test's property.
+async fn until_extra_property(cluster: &Cluster, present: bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let properties = served_spec_properties(cluster).await;
+        if properties.get(EXTRA_PROPERTY).is_some() == present {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the CRD never {} {EXTRA_PROPERTY}",
+            if present { "got" } else { "lost" }
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with a real node: run by the release tier"]
+async fn helm_upgrade_applies_a_changed_crd_schema_and_uninstall_keeps_the_crd() {
+    let cluster = Cluster::require().await;
+    require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
+    let ns = TestNamespace::new(&cluster, "chart-crd-upgrade")
+        .await
+        .must("namespace");
+    // The CRD exists already (other tests, an earlier release): the
+    // release adopts it, as a user upgrading from a chart with crds/ does.
+    let mut release = Release::install(
+        &cluster,
+        &ns,
+        &["--set", "crds.install=true", "--take-ownership"],
+    );
+    let crds = Api::<CustomResourceDefinition>::all(cluster.client());
+    let crd = crds
+        .get("apps.readyroll.dev")
+        .await
+        .must("read the App CRD");
+    let annotations = crd.annotations();
+    assert_eq!(
+        annotations.get("meta.helm.sh/release-name"),
+        Some(&release.name),
+        "the release owns the CRD: {annotations:?}"
+    );
+    assert_eq!(
+        annotations
+            .get("helm.sh/resource-policy")
+            .map(String::as_str),
+        Some("keep")
+    );
+    until_extra_property(&cluster, false).await;
+
+    // A new chart version whose CRD has one more field: plain helm upgrade.
+    let scratch = Scratch::new("chart-install-crd");
+    let changed = chart_support::chart_with_changed_crd(&scratch);
+    release.upgrade_chart(&changed, &[]);
+    until_extra_property(&cluster, true).await;
+    let properties = served_spec_properties(&cluster).await;
+    assert_eq!(
+        properties[EXTRA_PROPERTY]["type"].as_str(),
+        Some("string"),
+        "{properties}"
+    );
+
+    // And back to the repository's chart: the field goes again.
+    release.upgrade(&[]);
+    until_extra_property(&cluster, false).await;
+
+    release.uninstall();
+    assert!(
+        crds.get_opt("apps.readyroll.dev")
+            .await
+            .must("read the App CRD")
+            .is_some(),
+        "helm.sh/resource-policy: keep must leave the CRD (and every App) in place"
+    );
 }

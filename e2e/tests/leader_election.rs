@@ -3,6 +3,8 @@
 //! stops writing before anyone else may start.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -13,8 +15,9 @@ use kube::Client;
 use readyroll::leader::{LeaderConfig, LeaderElection, Leadership};
 use readyroll_e2e::{Cluster, Must, TestNamespace};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing_subscriber::util::SubscriberInitExt;
 
 const LEASE: &str = "readyroll-leader";
 const LEASE_SECONDS: u64 = 4;
@@ -72,10 +75,9 @@ async fn holder(ns: &TestNamespace) -> Option<String> {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn one_leader_and_a_released_lease_is_taken_over_at_once() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let ns = TestNamespace::new(&cluster, "leader-release")
         .await
         .must("namespace");
@@ -120,10 +122,9 @@ async fn one_leader_and_a_released_lease_is_taken_over_at_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn a_taken_lease_stops_writes_within_one_check() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let ns = TestNamespace::new(&cluster, "leader-taken")
         .await
         .must("namespace");
@@ -172,71 +173,84 @@ async fn a_taken_lease_stops_writes_within_one_check() {
     );
 }
 
-/// A TCP proxy to the API server that can be cut: the leader's only way to
-/// the API server, to simulate a network partition.
+/// A TCP proxy to the API server that can be cut and healed: the leader's
+/// only way to the API server, to simulate a network partition or an
+/// outage. While cut it accepts and drops every connection at once, so
+/// each call fails immediately (the case that once made the elector spin).
 struct Proxy {
     addr: SocketAddr,
-    cut: Option<oneshot::Sender<()>>,
+    cut: watch::Sender<bool>,
 }
 
 impl Proxy {
     async fn start(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.must("bind proxy");
         let addr = listener.local_addr().must("proxy address");
-        let (cut, mut cut_rx) = oneshot::channel::<()>();
+        let (cut, _) = watch::channel(false);
+        let cut_rx = cut.subscribe();
         tokio::spawn(async move {
             let mut connections = JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = &mut cut_rx => break,
-                    accepted = listener.accept() => {
-                        let Ok((mut client, _)) = accepted else { continue };
-                        let upstream = upstream.clone();
-                        connections.spawn(async move {
-                            if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                            }
-                        });
-                    }
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *cut_rx.borrow() {
+                    continue;
                 }
+                let upstream = upstream.clone();
+                let mut cut_rx = cut_rx.clone();
+                connections.spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut_rx.wait_for(|cut| *cut) => {}
+                    }
+                });
+                while connections.try_join_next().is_some() {}
             }
-            // Dropping the listener and every connection: the partition.
-            connections.abort_all();
         });
-        Self {
-            addr,
-            cut: Some(cut),
-        }
+        Self { addr, cut }
     }
 
+    /// Drops every open connection and each new one.
     fn cut(&mut self) {
-        if let Some(cut) = self.cut.take() {
-            let _ = cut.send(());
-        }
+        self.cut.send_replace(true);
+    }
+
+    /// Lets connections through again.
+    fn heal(&mut self) {
+        self.cut.send_replace(false);
+    }
+
+    /// A client of the cluster that reaches it only through this proxy.
+    fn client(&self, cluster: &Cluster) -> Client {
+        let mut through_proxy = cluster.config().clone();
+        through_proxy.cluster_url = format!("https://127.0.0.1:{}", self.addr.port())
+            .parse()
+            .must("proxy URL");
+        Client::try_from(through_proxy).must("client through the proxy")
     }
 }
 
+/// `host:port` of the cluster's API server.
+fn api_server(cluster: &Cluster) -> String {
+    let url = cluster.config().cluster_url.clone();
+    format!(
+        "{}:{}",
+        url.host().expect("the API server URL has a host"),
+        url.port_u16().unwrap_or(443)
+    )
+}
+
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn a_leader_cut_off_from_the_api_server_stops_writing_before_another_starts() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let ns = TestNamespace::new(&cluster, "leader-partition")
         .await
         .must("namespace");
 
-    let url = cluster.config().cluster_url.clone();
-    let upstream = format!(
-        "{}:{}",
-        url.host().expect("the API server URL has a host"),
-        url.port_u16().unwrap_or(443)
-    );
-    let mut proxy = Proxy::start(upstream).await;
-    let mut through_proxy = cluster.config().clone();
-    through_proxy.cluster_url = format!("https://127.0.0.1:{}", proxy.addr.port())
-        .parse()
-        .must("proxy URL");
-    let partitioned_client = Client::try_from(through_proxy).must("client through the proxy");
+    let mut proxy = Proxy::start(api_server(&cluster)).await;
+    let partitioned_client = proxy.client(&cluster);
 
     let a = LeaderElection::start(partitioned_client, config(ns.name(), "replica-a"))
         .await
@@ -297,29 +311,19 @@ async fn a_leader_cut_off_from_the_api_server_stops_writing_before_another_start
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn two_standbys_racing_for_an_expired_lease_never_both_write() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let ns = TestNamespace::new(&cluster, "leader-race")
         .await
         .must("namespace");
-    let url = cluster.config().cluster_url.clone();
-    let upstream = format!(
-        "{}:{}",
-        url.host().expect("the API server URL has a host"),
-        url.port_u16().unwrap_or(443)
-    );
+    let upstream = api_server(&cluster);
 
     // Three rounds: each time the leader is cut off and the two others race.
     for round in 0..3 {
         let mut proxy = Proxy::start(upstream.clone()).await;
-        let mut through_proxy = cluster.config().clone();
-        through_proxy.cluster_url = format!("https://127.0.0.1:{}", proxy.addr.port())
-            .parse()
-            .must("proxy URL");
         let doomed = LeaderElection::start(
-            Client::try_from(through_proxy).must("client through the proxy"),
+            proxy.client(&cluster),
             config(ns.name(), &format!("doomed-{round}")),
         )
         .await
@@ -368,4 +372,146 @@ async fn two_standbys_racing_for_an_expired_lease_never_both_write() {
         c.release().await.must("release c");
         let _ = doomed.release().await;
     }
+}
+
+/// CPU time of the calling thread so far. A `#[tokio::test]` runs every
+/// task it spawns (the elector, the client's connections) on this thread.
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").must("read the thread's stat");
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..]
+        .split(' ')
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks
+    // (USER_HZ, 100 on Linux).
+    let ticks: u64 =
+        fields[11].parse::<u64>().must("utime") + fields[12].parse::<u64>().must("stime");
+    Duration::from_millis(ticks * 10)
+}
+
+/// Counts the lines logged on this thread: all of them, and the election's
+/// own (the client library also logs one line per failed request).
+#[derive(Clone, Default)]
+struct LogLines {
+    all: Arc<AtomicUsize>,
+    election: Arc<AtomicUsize>,
+}
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.all.fetch_add(text.lines().count(), Ordering::Relaxed);
+        let ours = text
+            .lines()
+            .filter(|l| l.contains("readyroll::leader"))
+            .count();
+        self.election.fetch_add(ours, Ordering::Relaxed);
+        std::io::stderr().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl LogLines {
+    /// (all lines, the election's lines) so far.
+    fn count(&self) -> (usize, usize) {
+        (
+            self.all.load(Ordering::Relaxed),
+            self.election.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
+async fn an_api_outage_costs_no_cpu_and_few_log_lines() {
+    let cluster = Cluster::require().await;
+    let ns = TestNamespace::new(&cluster, "leader-outage")
+        .await
+        .must("namespace");
+    let lines = LogLines::default();
+    let writer = lines.clone();
+    let _logging = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter("info")
+        .finish()
+        .set_default();
+
+    let mut proxy = Proxy::start(api_server(&cluster)).await;
+    let a = LeaderElection::start(proxy.client(&cluster), config(ns.name(), "replica-a"))
+        .await
+        .must("start a");
+    let la = a.leadership();
+    until("a leads", Duration::from_secs(10), || la.is_leader()).await;
+
+    // The outage outlasts the Lease: the leader must stop writing, then
+    // wait quietly instead of retrying in a loop.
+    let outage = Duration::from_secs(10);
+    proxy.cut();
+    let (cpu_before, lines_before) = (thread_cpu(), lines.count());
+    let cut = Instant::now();
+    while cut.elapsed() < outage {
+        if cut.elapsed() > Duration::from_secs(LEASE_SECONDS) {
+            assert!(
+                !la.is_leader(),
+                "a leads {:?} into the outage",
+                cut.elapsed()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cpu = thread_cpu() - cpu_before;
+    let (all, election) = lines.count();
+    let (all, election) = (all - lines_before.0, election - lines_before.1);
+    eprintln!(
+        "during a {outage:?} outage: {cpu:?} of CPU, {all} log lines ({election} of the election)"
+    );
+    assert!(
+        cpu < Duration::from_millis(500),
+        "the outage cost {cpu:?} of CPU"
+    );
+    // The first failure of each call, and stopping to write.
+    assert!(election <= 5, "the election logged {election} lines");
+    // One line per failed request, and the requests back off.
+    assert!(all <= 25, "the outage logged {all} lines");
+
+    // Back again: the replica takes the Lease again, and writes only after
+    // a confirming read one retry period after its renewal.
+    proxy.heal();
+    let healed = Instant::now();
+    let healed_wall = Timestamp::now();
+    let leases = ns.api::<Lease>();
+    let mut renewed = None;
+    let leads = loop {
+        if la.is_leader() {
+            break healed.elapsed();
+        }
+        if renewed.is_none() {
+            let spec = leases.get(LEASE).await.must("read the Lease").spec;
+            let ours =
+                spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some("replica-a");
+            let fresh = spec
+                .and_then(|s| s.renew_time)
+                .is_some_and(|t| t.0 > healed_wall);
+            if ours && fresh {
+                renewed = Some(healed.elapsed());
+            }
+        }
+        assert!(
+            healed.elapsed() < Duration::from_secs(4 * LEASE_SECONDS),
+            "a never led again"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let renewed = renewed.expect("the renewal is seen before writes resume");
+    eprintln!("after the outage: Lease renewed at {renewed:?}, writes resumed at {leads:?}");
+    let retry = config(ns.name(), "replica-a").retry_period;
+    assert!(
+        leads >= renewed + retry - Duration::from_millis(100),
+        "writes resumed {:?} after the renewal, before a confirming read",
+        leads - renewed
+    );
+    assert_eq!(holder(&ns).await.as_deref(), Some("replica-a"));
+    a.release().await.must("release");
 }

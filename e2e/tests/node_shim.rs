@@ -10,12 +10,12 @@
 //! for BENCHMARKS.md, not asserted on.
 mod node_support;
 
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
-use kube::api::PostParams;
+use k8s_openapi::api::apps::v1::Deployment;
 use node_support::{
+    baseline::{Baseline, Contest},
     pods::PodTracker,
-    rollouts::{roll_under_load, Change, Step},
-    workload::{Desired, Workload},
+    rollouts::{Change, Step},
+    workload::Desired,
     NodeEnv, NODE_APP, NODE_APP_PORT,
 };
 use readyroll_e2e::Must;
@@ -29,25 +29,26 @@ const SHIM_IN_POD: &str = "/readyroll/bin/readyroll-shim";
 const SHIM_READY_PATH: &str = "/ready";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a real node and the installed operator: run by the node tier"]
 async fn a_pm2_app_rolls_ten_times_through_the_shim_without_a_failed_request() {
-    let Some(env) = NodeEnv::start("shim").await else {
-        return;
-    };
+    let env = NodeEnv::start("shim").await;
     let tracker = PodTracker::start(env.ns.api());
-
-    let (port, addr) = env.node_port().await;
-    let app = Workload::app(&env.ns, app_manifest("pm2-app", port));
-    let readyroll = roll_under_load(
-        &app,
-        Desired::new(NODE_APP, "v1", INSTANCES),
-        &steps(),
-        addr,
-    )
-    .await;
-    eprintln!(
-        "{}",
-        readyroll.summary("readyroll App with the runtime shim")
-    );
+    let contest = Contest {
+        test: "node_shim",
+        initial: Desired::new(NODE_APP, "v1", INSTANCES),
+        steps: steps(),
+        app: ("readyroll App + runtime shim", APP_SETUP),
+        baseline: Baseline {
+            name: "plain-pm2-app",
+            port: NODE_APP_PORT,
+            container: plain_container(),
+            label: "plain Deployment, no shim",
+            setup: PLAIN_SETUP,
+        },
+    };
+    let readyroll = env
+        .roll_app(&contest, |port| app_manifest("pm2-app", port))
+        .await;
     let deployment = env
         .ns
         .api::<Deployment>()
@@ -55,42 +56,7 @@ async fn a_pm2_app_rolls_ten_times_through_the_shim_without_a_failed_request() {
         .await
         .must("get the App's Deployment");
     assert_runs_through_the_shim(&deployment);
-
-    let (port, addr) = env.node_port().await;
-    env.ns
-        .api::<Service>()
-        .create(
-            &PostParams::default(),
-            &plain_service("plain-pm2-app", port),
-        )
-        .await
-        .must("create the plain Service");
-    let plain = Workload::plain(&env.ns, plain_deployment("plain-pm2-app"));
-    let baseline = roll_under_load(
-        &plain,
-        Desired::new(NODE_APP, "v1", INSTANCES),
-        &steps(),
-        addr,
-    )
-    .await;
-    eprintln!("{}", baseline.summary("plain Deployment, no shim"));
-    if baseline.load.tally().failed > 0 {
-        eprintln!(
-            "first failures of the plain Deployment:\n{}",
-            baseline.failure_lines(10)
-        );
-    }
-
-    env.record(
-        "node_shim",
-        vec![
-            readyroll.scenario("readyroll App + runtime shim", APP_SETUP),
-            baseline.scenario("plain Deployment, no shim", PLAIN_SETUP),
-        ],
-        vec![],
-    )
-    .await;
-    readyroll.assert_zero_downtime(&tracker);
+    env.against_baseline(contest, readyroll, &tracker).await;
 }
 
 /// Ten rollouts: image changes, environment changes, restarts, a scale up and down
@@ -176,45 +142,14 @@ kernel drops the kubelet's SIGTERM and the pod is SIGKILLed when the 30 s grace 
 const DEFINE_PROCESS_SEND: &str =
     "if (typeof process.send !== 'function') process.send = () => true; require('/app/server.js');";
 
-fn labels(name: &str) -> Value {
-    json!({"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name})
-}
-
-fn plain_deployment(name: &str) -> Value {
+fn plain_container() -> Value {
     json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels(name)},
-        "spec": {
-            "selector": {"matchLabels": labels(name)},
-            "template": {
-                "metadata": {"labels": labels(name)},
-                "spec": {
-                    "containers": [{
-                        "name": "app",
-                        "image": NODE_APP,
-                        "imagePullPolicy": "Never",
-                        "command": ["/usr/bin/node", "-e", DEFINE_PROCESS_SEND],
-                        "ports": [{"containerPort": NODE_APP_PORT}],
-                        "env": [{"name": "READY_DELAY_MS", "value": READY_DELAY_MS}],
-                        "readinessProbe": {"httpGet": {"path": "/", "port": NODE_APP_PORT}},
-                    }]
-                }
-            }
-        }
+        "name": "app",
+        "image": NODE_APP,
+        "imagePullPolicy": "Never",
+        "command": ["/usr/bin/node", "-e", DEFINE_PROCESS_SEND],
+        "ports": [{"containerPort": NODE_APP_PORT}],
+        "env": [{"name": "READY_DELAY_MS", "value": READY_DELAY_MS}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": NODE_APP_PORT}},
     })
-}
-
-fn plain_service(name: &str, node_port: i32) -> Service {
-    serde_json::from_value(json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name},
-        "spec": {
-            "type": "NodePort",
-            "selector": labels(name),
-            "ports": [{"port": NODE_APP_PORT, "targetPort": NODE_APP_PORT, "nodePort": node_port}],
-        }
-    }))
-    .must("plain Service manifest")
 }

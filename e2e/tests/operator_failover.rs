@@ -6,6 +6,8 @@
 //! The operator runs as a host process here, so this needs no real node;
 //! the chart test (chart_install.rs) runs the same in pods.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,12 +19,13 @@ use k8s_openapi::api::core::v1::Toleration;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions::is_crd_established, Condition};
+use kube::runtime::wait::{await_condition, conditions::is_crd_established};
 use kube::{Api, CustomResourceExt, ResourceExt};
-use readyroll::crd::{App, AppSpec, Instances, CONDITION_AVAILABLE};
+use readyroll::crd::{App, AppSpec, Instances};
 use readyroll::telemetry::probe;
 use readyroll_e2e::kwok::{NODE_LABEL_KEY, NODE_LABEL_VALUE, TAINT_KEY};
 use readyroll_e2e::{wait_for, Cluster, KwokNode, Must, TestNamespace};
+use support::app_available;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const LEASE: &str = "readyroll-leader";
@@ -213,20 +216,6 @@ fn web_app(node_group: &str) -> App {
     )
 }
 
-fn app_available() -> impl Condition<App> {
-    |app: Option<&App>| {
-        let Some(app) = app else { return false };
-        let Some(status) = app.status.as_ref() else {
-            return false;
-        };
-        status.observed_generation == app.metadata.generation
-            && status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == CONDITION_AVAILABLE && c.status == "True")
-    }
-}
-
 async fn holder(ns: &TestNamespace) -> (Option<String>, i32) {
     let spec = ns
         .api::<Lease>()
@@ -275,10 +264,9 @@ async fn app_events(ns: &TestNamespace) -> BTreeMap<String, Option<String>> {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn leader_processes_hand_over_on_sigterm_and_sigkill_and_only_the_holder_writes() {
-    let Some(cluster) = Cluster::connect_or_skip().await else {
-        return;
-    };
+    let cluster = Cluster::require().await;
     let binary = operator_binary();
     install_crd(&cluster).await;
     let ns = TestNamespace::new(&cluster, "operator-failover")

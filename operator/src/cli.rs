@@ -70,7 +70,7 @@ pub enum Command {
     /// Print the App CustomResourceDefinition as YAML (for `kubectl apply -f -`).
     #[command(after_help = "Example:\n  readyroll crd | kubectl apply -f -")]
     Crd,
-    /// Convert a PM2 ecosystem file (.json, .yaml, .js) into App resources on stdout.
+    /// Convert a PM2 ecosystem file (.json, .json5, .yaml, .js) into App resources on stdout.
     #[command(after_help = CONVERT_EXAMPLES)]
     Convert(ConvertArgs),
     /// Print the version and the git commit it was built from.

@@ -1,7 +1,8 @@
-//! The Helm chart ships the CRD in `charts/readyroll/crds/`: it must be the
-//! same generated YAML as `crds/` (see crd_drift.rs), never a hand edit.
+//! The Helm chart ships the CRD in `charts/readyroll/files/` (rendered by
+//! `templates/crds.yaml`, so `helm upgrade` applies it): it must be the same
+//! generated YAML as `crds/` (see crd_drift.rs), never a hand edit.
 
-const CHART_COPY: &str = include_str!("../../charts/readyroll/crds/apps.readyroll.dev.yaml");
+const CHART_COPY: &str = include_str!("../../charts/readyroll/files/apps.readyroll.dev.yaml");
 
 #[test]
 fn chart_crd_matches_the_types() {
@@ -16,7 +17,7 @@ fn chart_crd_matches_the_types() {
                 |index| format!("first difference at line {}", index + 1),
             );
         panic!(
-            "charts/readyroll/crds/apps.readyroll.dev.yaml is stale ({first_difference}). Run `make crds` and commit the result."
+            "charts/readyroll/files/apps.readyroll.dev.yaml is stale ({first_difference}). Run `make crds` and commit the result."
         );
     }
 }

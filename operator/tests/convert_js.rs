@@ -40,7 +40,7 @@ fn an_es_module_ecosystem_is_evaluated_too() {
 fn the_files_own_errors_are_reported_in_nodes_words() {
     let stderr = convert_err(&["syntax-error.config.js", "--image", "x:1"]);
     assert!(
-        stderr.starts_with("syntax-error.config.js: node could not load the file"),
+        stderr.starts_with("error: syntax-error.config.js: node could not load the file"),
         "{stderr}"
     );
     assert!(stderr.contains("syntax-error.config.js:2"), "{stderr}");
@@ -62,7 +62,9 @@ fn wrong_values_in_javascript_name_the_option() {
     let stderr = convert_err(&["wrong-types.config.cjs", "--image", "x:1"]);
     assert_eq!(
         stderr.lines().next(),
-        Some(r#"wrong-types.config.cjs: apps[0].kill_timeout: expected milliseconds, got "soon""#)
+        Some(
+            r#"error: wrong-types.config.cjs: apps[0].kill_timeout: expected milliseconds, got "soon""#
+        )
     );
 }
 

@@ -46,7 +46,14 @@ fn a_json_syntax_error_names_its_line_and_column() {
     let stderr = convert_err(&["syntax-error.json", "--image", "x"]);
     let first = stderr.lines().next().unwrap_or_default();
     // Line 6, column 7: the quote of "instances" where a comma was missing.
-    assert_eq!(first, "syntax-error.json:6:7: JSON: expected `,` or `}`");
+    assert!(
+        first.starts_with("error: syntax-error.json:6:7: expected ',' or '}', got '\"'"),
+        "{first}"
+    );
+    assert!(
+        first.contains("SyntaxError"),
+        "node's verdict is added: {first}"
+    );
 }
 
 #[test]
@@ -54,12 +61,12 @@ fn wrong_values_are_reported_at_their_position_and_nothing_is_printed() {
     let stderr = convert_err(&["wrong-types.json", "--image", "x"]);
     let lines: Vec<&str> = stderr.lines().collect();
     for expected in [
-        r#"wrong-types.json:6:20: apps[0].instances: expected a count or "max", got true"#,
-        r#"wrong-types.json:7:23: apps[0].kill_timeout: expected milliseconds, got "soon""#,
-        r#"wrong-types.json:14:25: apps[1].listen_timeout: 0 is out of range: expected 1 to 86400000 (milliseconds)"#,
-        r#"wrong-types.json:16:21: apps[1].wait_ready: expected true or false, got "yes""#,
-        r#"wrong-types.json:17:30: apps[1].env: "A=B" is not a valid environment variable name (printable ASCII without '=')"#,
-        "error: wrong-types.json: 9 problems; no App written",
+        r#"error: wrong-types.json:6:20: apps[0].instances: expected a count or "max", got true"#,
+        r#"error: wrong-types.json:7:23: apps[0].kill_timeout: expected milliseconds, got "soon""#,
+        r#"error: wrong-types.json:14:25: apps[1].listen_timeout: 0 is out of range: expected 1 to 86400000 (milliseconds)"#,
+        r#"error: wrong-types.json:16:21: apps[1].wait_ready: expected true or false, got "yes""#,
+        r#"error: wrong-types.json:17:30: apps[1] (worker-1): env: "A=B" is not a valid environment variable name (letters, digits, '_', '-' and '.', not starting with a digit; the operator refuses any other)"#,
+        "error: wrong-types.json: 8 problems; no App written",
     ] {
         assert!(
             lines.contains(&expected),
@@ -68,16 +75,19 @@ fn wrong_values_are_reported_at_their_position_and_nothing_is_printed() {
     }
     for (prefix, detail) in [
         (
-            "wrong-types.json:10:15: apps[1].name: \"Worker_1\" is not a valid Kubernetes name",
-            "For example: \"worker-1\"",
+            "warning: wrong-types.json:10:15: apps[1].name: \"Worker_1\" becomes \"worker-1\"",
+            "a Kubernetes name must use lowercase letters",
         ),
         (
-            "wrong-types.json:12:29: apps[1].max_memory_restart: \"300MB\"",
+            "error: wrong-types.json:12:29: apps[1].max_memory_restart: \"300MB\"",
             "e.g. \"300M\"",
         ),
-        ("wrong-types.json:13:21: apps[1].min_uptime: ", "\"10d\""),
         (
-            "wrong-types.json:15:20: apps[1].exec_mode: ",
+            "error: wrong-types.json:13:21: apps[1].min_uptime: ",
+            "\"10d\"",
+        ),
+        (
+            "error: wrong-types.json:15:20: apps[1].exec_mode: ",
             "\"cluster-mode\"",
         ),
     ] {
@@ -143,11 +153,11 @@ fn namespace_and_image_come_from_the_command_line() {
 fn an_app_without_an_image_is_an_error_naming_it() {
     let stderr = convert_err(&["app-list.json"]);
     assert!(
-        stderr.contains("app-list.json:2:3: [0] (one): no container image: pass --image IMAGE, or add \"image\": \"...\" to this app"),
+        stderr.contains("error: app-list.json:2:3: [0] (one): no container image: pass --image IMAGE, or add \"image\": \"...\" to this app"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("app-list.json:3:3: [1] (two): no container image"),
+        stderr.contains("error: app-list.json:3:3: [1] (two): no container image"),
         "{stderr}"
     );
     assert!(stderr.contains("2 problems"), "{stderr}");
@@ -182,7 +192,7 @@ fn env_selects_a_pm2_profile() {
     assert_eq!(app(&apps, "worker").spec.profile, None);
     assert!(
         stderr.contains(
-            "all-options.json:28:5: apps[1] (worker): has no env_production; its env is used as is"
+            "warning: all-options.json:31:5: apps[1] (worker): has no env_production; its env is used as is"
         ),
         "{stderr}"
     );
@@ -193,23 +203,26 @@ fn env_selects_a_pm2_profile() {
         .spec
         .env_profiles
         .contains_key("production"));
-    // A profile no app defines is a mistake, not a silent no-op.
-    let stderr = convert_err(&["all-options.json", "--image", "base:1", "--env", "staging"]);
+    // A profile no app defines is reported, and PM2 goes on: so does convert.
+    let (apps, stderr) = convert_ok(&["all-options.json", "--image", "base:1", "--env", "staging"]);
+    assert_eq!(apps.len(), 2);
     assert!(
-        stderr.contains("all-options.json: --env staging: no app defines env_staging"),
+        stderr.contains("warning: all-options.json: --env staging: no app defines env_staging"),
         "{stderr}"
     );
 }
 
 #[test]
-fn two_apps_with_one_name_are_refused() {
+fn two_apps_with_one_name_are_numbered() {
     let file = scratch_file(
         "same-name.json",
-        "[\n  {\"name\": \"web\", \"script\": \"a.js\"},\n  {\"name\": \"web\", \"script\": \"b.js\"}\n]\n",
+        "[\n  {\"name\": \"web\", \"script\": \"a.js\"},\n  {\"name\": \"Web\", \"script\": \"b.js\"}\n]\n",
     );
-    let stderr = convert_err(&[&file, "--image", "x:1"]);
+    let (apps, stderr) = convert_ok(&[&file, "--image", "x:1"]);
+    assert_eq!(app(&apps, "web").spec.script.as_deref(), Some("a.js"));
+    assert_eq!(app(&apps, "web-2").spec.script.as_deref(), Some("b.js"));
     assert!(
-        stderr.contains(":3:12: [1].name: \"web\" is already the name of [0]"),
+        stderr.contains(":3:12: [1].name: \"web\" is already the name of another app; this one becomes \"web-2\""),
         "{stderr}"
     );
 }

@@ -51,7 +51,8 @@ fn every_mapped_option_reaches_its_app_field() {
     assert_eq!(api.env["DEBUG"], "false");
     assert_eq!(api.env["OPTS"], r#"{"a":[1,"b"]}"#);
     assert_eq!(api.env["PORT"], "8080");
-    assert_eq!(api.env_profiles["production"]["PORT"], "8080");
+    // PM2 lays the profile over env.PORT = port: the profile's PORT wins.
+    assert_eq!(api.env_profiles["production"]["PORT"], "80");
     assert_eq!(api.profile.as_deref(), Some("production"));
 
     // The same options under PM2's aliases and camelCase spellings.

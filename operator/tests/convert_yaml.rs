@@ -41,8 +41,8 @@ fn wrong_yaml_values_are_positioned() {
     assert_eq!(
         lines,
         [
-            r#"wrong-types.yaml:4:19: apps[0].kill_timeout: expected milliseconds, got "soon""#,
-            r#"wrong-types.yaml:5:16: apps[0].instances: expected a count or "max", got a list"#,
+            r#"error: wrong-types.yaml:4:19: apps[0].kill_timeout: expected milliseconds, got "soon""#,
+            r#"error: wrong-types.yaml:5:16: apps[0].instances: expected a count or "max", got a list"#,
             "error: wrong-types.yaml: 2 problems; no App written",
         ]
     );
@@ -52,7 +52,7 @@ fn wrong_yaml_values_are_positioned() {
 fn a_yaml_syntax_error_is_positioned() {
     let stderr = convert_err(&["syntax-error.yaml", "--image", "x:1"]);
     assert!(
-        stderr.starts_with("syntax-error.yaml:4:14: YAML: "),
+        stderr.starts_with("error: syntax-error.yaml:4:14: YAML: "),
         "{stderr}"
     );
 }

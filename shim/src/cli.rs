@@ -1,5 +1,8 @@
-//! Command-line parsing. Hand-written to keep the binary small; every error
-//! names the flag it is about.
+//! Command-line parsing. The flags themselves are the shared contract
+//! (`readyroll-shim-contract`), which the operator also uses to write them;
+//! this module adds `install`, `--help` and `--version`, turns the
+//! contract's values into the shim's types, and keeps every error naming
+//! the flag it is about.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -8,36 +11,78 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use readyroll_shim_contract::{self as contract, flag, ParseError, ShimArgs};
 
 use crate::signals::parse_signal;
-
-pub const DEFAULT_PROBE_ADDR: &str = "0.0.0.0:9797";
-/// PM2's default `kill_timeout`.
-pub const DEFAULT_KILL_TIMEOUT_MS: u64 = 1600;
-/// PM2's default `listen_timeout` (GRACEFUL_LISTEN_TIMEOUT).
-pub const DEFAULT_LISTEN_TIMEOUT_MS: u64 = 3000;
 
 pub const USAGE: &str = "\
 usage:
   readyroll-shim install DEST
+  readyroll-shim [FLAGS] --script SCRIPT [FLAGS] -- [ARGS...]
   readyroll-shim [FLAGS] -- COMMAND [ARGS...]
 
-flags:
-  --port N                 app port; ready once 127.0.0.1:N accepts connections
-  --wait-ready             ready only after the app calls process.send('ready')
-  --listen-timeout-ms N    startup budget; a message is logged when exceeded (default 3000)
-  --kill-timeout-ms N      time between the stop signal and SIGKILL (default 1600)
-  --stop-signal SIG        signal sent on SIGTERM (default SIGINT)
-  --shutdown-with-message  send 'shutdown' over IPC instead of the stop signal
-  --probe-addr ADDR        HTTP address for GET /ready and GET /live (default 0.0.0.0:9797)
+readiness:
+  --port N                  ready once 127.0.0.1:N accepts connections (PM2's listening)
+  --wait-ready              ready only after the app calls process.send('ready')
+  --listen-timeout-ms N     startup budget; logged when exceeded (default and 0: 3000)
+  --probe-addr ADDR         HTTP address of GET /ready and /live (default 0.0.0.0:9797)
+stop:
+  --stop-signal SIG         signal sent on SIGTERM (default SIGINT)
+  --shutdown-with-message   send 'shutdown' over IPC instead of the stop signal
+  --no-treekill             signal only the app's main process, not its tree
+  --kill-timeout-ms N       stop request to SIGKILL (default and 0: 1600)
+app (resolved as PM2 does):
+  --script PATH             script, looked up in --cwd, then PATH
+  --interpreter NAME        interpreter; empty: by extension; 'none': run the script itself
+  --interpreter-arg ARG     one interpreter argument (repeatable)
+  --cwd DIR                 working directory
+instance:
+  --instance-file PATH      file holding the instance index (e.g. a downward-API file)
+  --instance-var NAME       variable set to the index (default NODE_APP_INSTANCE)
+  --increment-var NAME      variable set to its own value (or 0) plus the index
+memory:
+  --max-memory-bytes N      graceful restart when the app's tree uses more than N bytes
+  --memory-interval-ms N    sampling interval (default 30000)
+  --drain-ms N              readiness off to stop signal in a memory restart (default 5000)
+  --termination-log PATH    termination message file (default /dev/termination-log)
 ";
 
 #[derive(Debug, PartialEq)]
 pub enum Invocation {
     Install { dest: PathBuf },
-    Run(RunConfig),
+    Run(Box<RunConfig>),
     Help,
     Version,
+}
+
+/// What to start; resolved into a command by `resolve`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppSpec {
+    /// A PM2 script, found and given an interpreter as PM2 does.
+    Script {
+        script: String,
+        interpreter: Option<String>,
+        interpreter_args: Vec<String>,
+        args: Vec<String>,
+    },
+    /// A ready-made command; never empty.
+    Command(Vec<String>),
+}
+
+/// Where the instance index comes from and which variables receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceConfig {
+    pub file: PathBuf,
+    pub var: String,
+    pub increment_var: Option<String>,
+}
+
+/// PM2's `max_memory_restart`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryConfig {
+    pub max_bytes: u64,
+    pub interval: Duration,
+    pub drain: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,9 +93,13 @@ pub struct RunConfig {
     pub kill_timeout: Duration,
     pub stop_signal: Signal,
     pub shutdown_with_message: bool,
+    pub treekill: bool,
     pub probe_addr: SocketAddr,
-    /// Never empty: the parser rejects a missing command.
-    pub command: Vec<OsString>,
+    pub app: AppSpec,
+    pub cwd: Option<PathBuf>,
+    pub instance: Option<InstanceConfig>,
+    pub memory: Option<MemoryConfig>,
+    pub termination_log: PathBuf,
 }
 
 #[derive(Debug, PartialEq)]
@@ -68,6 +117,15 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+impl From<ParseError> for CliError {
+    fn from(e: ParseError) -> Self {
+        CliError {
+            subject: e.subject,
+            message: e.message,
+        }
+    }
+}
+
 fn error(subject: &str, message: impl Into<String>) -> CliError {
     CliError {
         subject: subject.to_string(),
@@ -83,7 +141,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, CliError> {
         Some("--version") => return Ok(Invocation::Version),
         _ => {}
     }
-    parse_run(args).map(Invocation::Run)
+    parse_run(args).map(|config| Invocation::Run(Box::new(config)))
 }
 
 fn parse_install(rest: &[OsString]) -> Result<Invocation, CliError> {
@@ -97,113 +155,74 @@ fn parse_install(rest: &[OsString]) -> Result<Invocation, CliError> {
 }
 
 fn parse_run(args: Vec<OsString>) -> Result<RunConfig, CliError> {
-    let mut config = RunConfig {
-        port: None,
-        wait_ready: false,
-        listen_timeout: Duration::from_millis(DEFAULT_LISTEN_TIMEOUT_MS),
-        kill_timeout: Duration::from_millis(DEFAULT_KILL_TIMEOUT_MS),
-        stop_signal: Signal::SIGINT,
-        shutdown_with_message: false,
-        probe_addr: DEFAULT_PROBE_ADDR
-            .parse()
-            .expect("default probe address is valid"),
-        command: Vec::new(),
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let Some(text) = arg.to_str() else {
+    // Kubernetes hands every argument over as a string; a non-UTF-8 one
+    // cannot come from the operator.
+    let args = args
+        .into_iter()
+        .map(|arg| {
+            arg.into_string().map_err(|arg| {
+                error(
+                    &arg.to_string_lossy(),
+                    "not valid UTF-8 (flags and the app command must be)",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let a = ShimArgs::parse(args)?;
+    let stop_signal = parse_signal(&a.stop_signal).ok_or_else(|| {
+        error(
+            flag::STOP_SIGNAL,
+            format!(
+                "unknown signal `{}` (use a name like SIGINT or a number)",
+                a.stop_signal
+            ),
+        )
+    })?;
+    let app = match a.script {
+        Some(script) => AppSpec::Script {
+            script,
+            interpreter: a.interpreter,
+            interpreter_args: a.interpreter_args,
+            args: a.args,
+        },
+        None if a.interpreter.is_some() || !a.interpreter_args.is_empty() => {
             return Err(error(
-                &arg.to_string_lossy(),
-                "not a valid flag (not UTF-8)",
-            ));
-        };
-        if text == "--" {
-            config.command = args.collect();
-            if config.command.is_empty() {
-                return Err(error("--", "missing command after `--`"));
-            }
-            return Ok(config);
+                flag::INTERPRETER,
+                "needs --script (a plain command after `--` runs as it is)",
+            ))
         }
-        let (flag, inline_value) = match text.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_string())),
-            _ => (text, None),
-        };
-        let mut value = || take_value(flag, inline_value.clone(), &mut args);
-        match flag {
-            "--port" => config.port = Some(parse_port(flag, &value()?)?),
-            "--listen-timeout-ms" => config.listen_timeout = parse_millis(flag, &value()?)?,
-            "--kill-timeout-ms" => config.kill_timeout = parse_millis(flag, &value()?)?,
-            "--stop-signal" => {
-                let text = value()?;
-                config.stop_signal = parse_signal(&text).ok_or_else(|| {
-                    error(
-                        flag,
-                        format!("unknown signal `{text}` (use a name like SIGINT or a number)"),
-                    )
-                })?;
-            }
-            "--probe-addr" => {
-                let text = value()?;
-                config.probe_addr = text.parse().map_err(|_| {
-                    error(
-                        flag,
-                        format!("`{text}` is not an IP:PORT address (e.g. 0.0.0.0:9797)"),
-                    )
-                })?;
-            }
-            "--wait-ready" => config.wait_ready = no_value(flag, &inline_value)?,
-            "--shutdown-with-message" => {
-                config.shutdown_with_message = no_value(flag, &inline_value)?
-            }
-            _ if flag.starts_with('-') => return Err(error(flag, "unknown flag")),
-            _ => {
-                return Err(error(
-                    flag,
-                    "unexpected argument; put the app command after `--`",
-                ))
-            }
-        }
-    }
-    Err(error("--", "missing `--` followed by the app command"))
+        None => AppSpec::Command(a.args),
+    };
+    let instance = a.instance_file.map(|file| InstanceConfig {
+        file: PathBuf::from(file),
+        var: a.instance_var,
+        increment_var: a.increment_var,
+    });
+    let memory = a.max_memory_bytes.map(|max_bytes| MemoryConfig {
+        max_bytes,
+        interval: Duration::from_millis(a.memory_interval_ms),
+        drain: Duration::from_millis(a.drain_ms),
+    });
+    Ok(RunConfig {
+        port: a.port,
+        wait_ready: a.wait_ready,
+        listen_timeout: pm2_millis(a.listen_timeout_ms, contract::DEFAULT_LISTEN_TIMEOUT_MS),
+        kill_timeout: pm2_millis(a.kill_timeout_ms, contract::DEFAULT_KILL_TIMEOUT_MS),
+        stop_signal,
+        shutdown_with_message: a.shutdown_with_message,
+        treekill: a.treekill,
+        probe_addr: a.probe_addr,
+        app,
+        cwd: a.cwd.map(PathBuf::from),
+        instance,
+        memory,
+        termination_log: PathBuf::from(a.termination_log),
+    })
 }
 
-fn take_value(
-    flag: &str,
-    inline: Option<String>,
-    rest: &mut impl Iterator<Item = OsString>,
-) -> Result<String, CliError> {
-    if let Some(value) = inline {
-        return Ok(value);
-    }
-    match rest.next() {
-        Some(value) if value != "--" => value
-            .into_string()
-            .map_err(|_| error(flag, "value is not valid UTF-8")),
-        _ => Err(error(flag, "missing value")),
-    }
-}
-
-fn no_value(flag: &str, inline: &Option<String>) -> Result<bool, CliError> {
-    match inline {
-        None => Ok(true),
-        Some(_) => Err(error(flag, "takes no value")),
-    }
-}
-
-fn parse_port(flag: &str, text: &str) -> Result<u16, CliError> {
-    match text.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
-        _ => Err(error(
-            flag,
-            format!("`{text}` is not a port number (1-65535)"),
-        )),
-    }
-}
-
-fn parse_millis(flag: &str, text: &str) -> Result<Duration, CliError> {
-    text.parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| error(flag, format!("`{text}` is not a number of milliseconds")))
+/// PM2 reads a timeout of 0 as its default.
+fn pm2_millis(ms: u64, default: u64) -> Duration {
+    Duration::from_millis(if ms == 0 { default } else { ms })
 }
 
 #[cfg(test)]
@@ -216,7 +235,7 @@ mod tests {
 
     fn run(list: &[&str]) -> RunConfig {
         match parse(args(list)) {
-            Ok(Invocation::Run(config)) => config,
+            Ok(Invocation::Run(config)) => *config,
             other => panic!("expected a run invocation, got {other:?}"),
         }
     }
@@ -238,7 +257,89 @@ mod tests {
         assert_eq!(config.stop_signal, Signal::SIGINT);
         assert!(!config.shutdown_with_message);
         assert_eq!(config.probe_addr.to_string(), "0.0.0.0:9797");
-        assert_eq!(config.command, args(&["node", "app.js"]));
+        assert!(config.treekill);
+        assert_eq!(config.instance, None);
+        assert_eq!(config.memory, None);
+        assert_eq!(config.app, AppSpec::Command(strings(&["node", "app.js"])));
+    }
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn zero_timeouts_mean_pm2s_defaults() {
+        let config = run(&["--kill-timeout-ms=0", "--listen-timeout-ms=0", "--", "x"]);
+        assert_eq!(config.kill_timeout, Duration::from_millis(1600));
+        assert_eq!(config.listen_timeout, Duration::from_millis(3000));
+    }
+
+    #[test]
+    fn script_instance_and_memory_settings() {
+        let config = run(&[
+            "--script=server",
+            "--interpreter-arg=--inspect",
+            "--cwd=/srv",
+            "--no-treekill",
+            "--instance-file=/etc/podinfo/instance",
+            "--increment-var=PORT",
+            "--max-memory-bytes=1000",
+            "--memory-interval-ms=50",
+            "--drain-ms=0",
+            "--",
+            "a",
+        ]);
+        assert_eq!(
+            config.app,
+            AppSpec::Script {
+                script: "server".into(),
+                interpreter: None,
+                interpreter_args: strings(&["--inspect"]),
+                args: strings(&["a"]),
+            }
+        );
+        assert!(!config.treekill);
+        assert_eq!(config.cwd, Some(PathBuf::from("/srv")));
+        assert_eq!(
+            config.instance,
+            Some(InstanceConfig {
+                file: PathBuf::from("/etc/podinfo/instance"),
+                var: "NODE_APP_INSTANCE".into(),
+                increment_var: Some("PORT".into()),
+            })
+        );
+        assert_eq!(
+            config.memory,
+            Some(MemoryConfig {
+                max_bytes: 1000,
+                interval: Duration::from_millis(50),
+                drain: Duration::ZERO,
+            })
+        );
+        assert_eq!(
+            config.termination_log,
+            PathBuf::from("/dev/termination-log")
+        );
+    }
+
+    #[test]
+    fn the_operators_command_line_is_what_the_shim_reads() {
+        let written = ShimArgs {
+            script: Some("server".into()),
+            kill_timeout_ms: 5000,
+            stop_signal: "SIGTERM".into(),
+            treekill: false,
+            args: strings(&["--port", "3000"]),
+            ..ShimArgs::default()
+        };
+        let config = run(&written
+            .to_args()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>());
+        assert_eq!(config.kill_timeout, Duration::from_millis(5000));
+        assert_eq!(config.stop_signal, Signal::SIGTERM);
+        assert!(!config.treekill);
     }
 
     #[test]
@@ -267,7 +368,10 @@ mod tests {
         assert!(config.shutdown_with_message);
         assert_eq!(config.probe_addr.to_string(), "127.0.0.1:1234");
         // Everything after the first `--` belongs to the app, flags included.
-        assert_eq!(config.command, args(&["node", "--port", "--"]));
+        assert_eq!(
+            config.app,
+            AppSpec::Command(strings(&["node", "--port", "--"]))
+        );
     }
 
     #[test]
@@ -296,6 +400,10 @@ mod tests {
             "--wait-ready"
         );
         assert_eq!(fails(&["--bogus", "--", "x"]).subject, "--bogus");
+        assert_eq!(
+            fails(&["--interpreter=python", "--", "x"]).subject,
+            "--interpreter"
+        );
     }
 
     #[test]

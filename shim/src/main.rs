@@ -8,10 +8,14 @@
 
 mod cli;
 mod install;
+mod instance;
 mod ipc;
+mod launch;
+mod memory;
 mod probe_server;
 mod process_tree;
 mod readiness;
+mod resolve;
 mod signals;
 mod spawn;
 mod supervisor;
@@ -29,7 +33,7 @@ pub(crate) fn log(message: &str) {
 fn main() {
     let args = std::env::args_os().skip(1).collect();
     let code = match cli::parse(args) {
-        Ok(Invocation::Run(config)) => supervisor::run(config),
+        Ok(Invocation::Run(config)) => supervisor::run(*config),
         Ok(Invocation::Install { dest }) => match install::install(&dest) {
             Ok(()) => 0,
             Err(e) => {

@@ -4,6 +4,13 @@
 //! non-blocking, each connection has a deadline and a size cap, and the number
 //! of open connections is bounded, so a slow or hostile client can never stall
 //! the shim's signal handling.
+//!
+//! A flood of clients that connect and send nothing must not crowd out the
+//! kubelet, which sends its whole request right after connecting: a
+//! connection that has sent nothing is closed after [`IDLE_TIMEOUT`], only
+//! such silent connections are evicted to make room, and a connection whose
+//! request has started arriving is never evicted (a new client is turned
+//! away instead).
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,10 +21,15 @@ use crate::readiness::Phase;
 
 /// Time a client has to send its request head.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time a client has to send its first byte. The kubelet writes its request
+/// as soon as it is connected; a client silent for this long is not a probe.
+const IDLE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Largest request head accepted; the kubelet sends about 150 bytes.
 const MAX_REQUEST: usize = 8 * 1024;
-/// Open connections kept at once; the oldest is dropped to make room.
-const MAX_CONNECTIONS: usize = 32;
+/// Open connections kept at once (one descriptor and at most
+/// [`MAX_REQUEST`] bytes each). Room is made by evicting the oldest silent
+/// connection; with none, the new connection is closed.
+const MAX_CONNECTIONS: usize = 1024;
 
 #[derive(Debug, PartialEq)]
 pub struct Response {
@@ -105,7 +117,19 @@ fn head_end(buf: &[u8]) -> Option<usize> {
 struct Connection {
     stream: TcpStream,
     buf: Vec<u8>,
-    deadline: Instant,
+    accepted: Instant,
+}
+
+impl Connection {
+    /// When it is closed if still unanswered: silent ones go early.
+    fn deadline(&self) -> Instant {
+        let budget = if self.buf.is_empty() {
+            IDLE_TIMEOUT
+        } else {
+            REQUEST_TIMEOUT
+        };
+        self.accepted + budget
+    }
 }
 
 enum Progress {
@@ -162,22 +186,41 @@ impl ProbeServer {
     }
 
     /// Accepts waiting clients, answers every complete request and drops
-    /// connections that are finished or past their deadline.
-    pub fn serve(&mut self, now: Instant, phase: Phase) {
+    /// connections that are finished or past their deadline. `readable`
+    /// tells, in the order of [`Self::connection_fds`], which connections
+    /// poll reported readable; only those (and new ones) are read, so idle
+    /// connections cost no system call per loop.
+    pub fn serve(&mut self, now: Instant, phase: Phase, readable: &[bool]) {
+        let mut keep = Vec::with_capacity(self.connections.len());
+        for (i, mut c) in std::mem::take(&mut self.connections)
+            .into_iter()
+            .enumerate()
+        {
+            let waiting = !readable.get(i).copied().unwrap_or(false)
+                || matches!(c.advance(phase), Progress::Waiting);
+            if waiting && now < c.deadline() {
+                keep.push(c);
+            }
+        }
+        self.connections = keep;
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
                     if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
-                    if self.connections.len() >= MAX_CONNECTIONS {
-                        self.connections.remove(0);
-                    }
-                    self.connections.push(Connection {
+                    let mut c = Connection {
                         stream,
                         buf: Vec::new(),
-                        deadline: now + REQUEST_TIMEOUT,
-                    });
+                        accepted: now,
+                    };
+                    // The request often arrives with the connection.
+                    if matches!(c.advance(phase), Progress::Done)
+                        || !self.make_room(MAX_CONNECTIONS)
+                    {
+                        continue;
+                    }
+                    self.connections.push(c);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // WouldBlock ends the batch; errors such as EMFILE or an
@@ -185,19 +228,62 @@ impl ProbeServer {
                 Err(_) => break,
             }
         }
-        self.connections
-            .retain_mut(|c| matches!(c.advance(phase), Progress::Waiting) && now < c.deadline);
     }
 
-    /// When the oldest open connection times out.
+    /// Answers probes for `period` on its own, before the supervisor's loop
+    /// runs (the app is not started yet).
+    pub fn serve_for(&mut self, period: Duration, phase: Phase) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let end = Instant::now() + period;
+        loop {
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            let wait = end - now;
+            let ms = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
+            let readable = {
+                let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+                fds.extend(
+                    self.connections
+                        .iter()
+                        .map(|c| PollFd::new(c.stream.as_fd(), PollFlags::POLLIN)),
+                );
+                let _ = poll(&mut fds, PollTimeout::from(ms));
+                fds[1..]
+                    .iter()
+                    .map(|fd| fd.any().unwrap_or(false))
+                    .collect::<Vec<_>>()
+            };
+            self.serve(Instant::now(), phase, &readable);
+        }
+    }
+
+    /// Frees a slot when the table is full by dropping the oldest connection
+    /// that has sent nothing; `false` when every one has a request under way.
+    fn make_room(&mut self, limit: usize) -> bool {
+        if self.connections.len() < limit {
+            return true;
+        }
+        match self.connections.iter().position(|c| c.buf.is_empty()) {
+            Some(i) => {
+                self.connections.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// When the next open connection times out.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.connections.iter().map(|c| c.deadline).min()
+        self.connections.iter().map(Connection::deadline).min()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     const KUBELET: &[u8] = b"GET /ready HTTP/1.1\r\nHost: 10.0.0.1:9797\r\n\
         User-Agent: kube-probe/1.34\r\nAccept: */*\r\nConnection: close\r\n\r\n";
@@ -262,6 +348,66 @@ mod tests {
         let text =
             String::from_utf8(Response::new(405, "method not allowed\n").to_bytes()).expect("utf8");
         assert!(text.contains("Allow: GET, HEAD\r\n"));
+    }
+
+    /// A server holding one connection per entry, oldest first: `true` for
+    /// one that sent part of a request, `false` for a silent one; plus the
+    /// client ends, which must stay open.
+    fn server_with(started: &[bool]) -> (ProbeServer, Vec<TcpStream>) {
+        let mut server = ProbeServer::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = server.listener.local_addr().expect("addr");
+        let mut clients = Vec::new();
+        let now = Instant::now();
+        for &sent in started {
+            let mut client = TcpStream::connect(addr).expect("connect");
+            if sent {
+                client.write_all(b"GET /re").expect("write");
+            }
+            clients.push(client);
+            let (stream, _) = loop {
+                match server.listener.accept() {
+                    Ok(pair) => break pair,
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            };
+            stream.set_nonblocking(true).expect("nonblocking");
+            // Loopback delivers at once; a moment makes sure of it.
+            std::thread::sleep(Duration::from_millis(5));
+            let mut c = Connection {
+                stream,
+                buf: Vec::new(),
+                accepted: now,
+            };
+            assert!(matches!(c.advance(Phase::Ready), Progress::Waiting));
+            server.connections.push(c);
+        }
+        (server, clients)
+    }
+
+    #[test]
+    fn room_is_made_by_evicting_the_oldest_silent_connection_only() {
+        // Oldest first: a partial request, then two silent connections.
+        let (mut server, _clients) = server_with(&[true, false, false]);
+        let silent_peers: Vec<_> = server.connections[1..]
+            .iter()
+            .map(|c| c.stream.peer_addr().expect("peer"))
+            .collect();
+        assert!(server.make_room(3));
+        assert_eq!(server.connections.len(), 2);
+        assert!(!server.connections[0].buf.is_empty(), "the request stays");
+        assert_eq!(
+            server.connections[1].stream.peer_addr().expect("peer"),
+            silent_peers[1],
+            "the oldest silent one went"
+        );
+        assert!(server.make_room(3), "below the limit: nothing to do");
+    }
+
+    #[test]
+    fn a_connection_with_a_request_under_way_is_never_evicted() {
+        let (mut server, _clients) = server_with(&[true, true]);
+        assert!(!server.make_room(2), "the new client is turned away");
+        assert_eq!(server.connections.len(), 2);
     }
 
     #[test]

@@ -54,8 +54,37 @@ pub fn live_descendants(root: i32, processes: &[(i32, char, i32)]) -> Vec<i32> {
     found
 }
 
+/// Descendants of `root`, deepest first (children before their parent), as
+/// PM2's `TreeKill` signals them: a parent that reacts to the signal by
+/// signalling or reaping its children finds them already told.
+pub fn deepest_first(root: i32, processes: &[(i32, char, i32)]) -> Vec<i32> {
+    let mut depth: HashMap<i32, usize> = HashMap::from([(root, 0)]);
+    let found = live_descendants(root, processes);
+    let parent: HashMap<i32, i32> = processes
+        .iter()
+        .map(|&(pid, _, ppid)| (pid, ppid))
+        .collect();
+    fn depth_of(pid: i32, parent: &HashMap<i32, i32>, depth: &mut HashMap<i32, usize>) -> usize {
+        if let Some(&d) = depth.get(&pid) {
+            return d;
+        }
+        // Only called for descendants of root, so the chain ends at root.
+        let d = parent
+            .get(&pid)
+            .map_or(0, |&pp| depth_of(pp, parent, depth) + 1);
+        depth.insert(pid, d);
+        d
+    }
+    let mut ordered: Vec<(usize, i32)> = found
+        .into_iter()
+        .map(|pid| (depth_of(pid, &parent, &mut depth), pid))
+        .collect();
+    ordered.sort_by_key(|&(depth, _)| std::cmp::Reverse(depth));
+    ordered.into_iter().map(|(_, pid)| pid).collect()
+}
+
 /// Every process currently listed in `/proc`.
-fn scan_proc() -> Vec<(i32, char, i32)> {
+pub fn scan_proc() -> Vec<(i32, char, i32)> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -71,16 +100,28 @@ fn scan_proc() -> Vec<(i32, char, i32)> {
         .collect()
 }
 
-/// Sends `signal` to the app and then to every other live descendant of the
-/// shim: PM2's default stop (`treekill: true`) signals the whole tree, so
-/// processes the app started get the chance to clean up too.
-pub fn signal_all(app: Pid, signal: Signal) -> nix::Result<()> {
-    let result = kill(app, signal);
+/// PM2's stop signal. `treekill` (PM2's default): every live descendant of
+/// the shim, deepest first, so processes the app started get the chance to
+/// clean up too; the app itself, one level below the shim, comes last among
+/// them. Without it: the app's main process only. The result is the app's.
+pub fn signal_tree(app: Pid, signal: Signal, treekill: bool) -> nix::Result<()> {
+    if !treekill {
+        return kill(app, signal);
+    }
     let me = std::process::id() as i32;
-    for pid in live_descendants(me, &scan_proc()) {
-        if pid != app.as_raw() {
-            let _ = kill(Pid::from_raw(pid), signal);
+    let mut app_signalled = false;
+    let mut result = Ok(());
+    for pid in deepest_first(me, &scan_proc()) {
+        let outcome = kill(Pid::from_raw(pid), signal);
+        if pid == app.as_raw() {
+            app_signalled = true;
+            result = outcome;
         }
+    }
+    // The scan can miss the app only if it is already gone, or /proc is
+    // unreadable; signal it directly either way.
+    if !app_signalled {
+        result = kill(app, signal);
     }
     result
 }
@@ -138,6 +179,25 @@ mod tests {
         found.sort();
         assert_eq!(found, [11, 12, 13]);
         assert!(live_descendants(13, &processes).is_empty());
+    }
+
+    #[test]
+    fn deepest_first_puts_children_before_parents() {
+        let processes = [
+            (10, 'S', 1),  // the shim
+            (11, 'S', 10), // the app
+            (12, 'S', 11),
+            (13, 'S', 12),
+            (14, 'S', 11),
+            (15, 'S', 10), // an orphan re-parented to the shim
+            (16, 'Z', 13),
+        ];
+        let order = deepest_first(10, &processes);
+        let at = |pid| order.iter().position(|&p| p == pid).expect("listed");
+        assert_eq!(order.len(), 5, "{order:?}");
+        assert_eq!(order[0], 13, "the deepest first: {order:?}");
+        assert!(at(12) < at(11) && at(14) < at(11), "{order:?}");
+        assert!(!order.contains(&16), "zombies are skipped");
     }
 
     #[test]

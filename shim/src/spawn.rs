@@ -7,9 +7,9 @@
 //! enough: the child would inherit the shim's blocked signals (the app would
 //! never see SIGINT) and any signal ignored by whoever started the shim.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 
 use nix::errno::Errno;
 use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
@@ -24,9 +24,14 @@ pub struct StartError {
     pub message: String,
 }
 
-/// Starts `command` (looked up in PATH when it has no `/`) and returns its pid,
-/// which is also its process group id.
-pub fn spawn_app(command: &[OsString], app_end: &OwnedFd) -> Result<Pid, StartError> {
+/// Starts `command` (looked up in PATH when it has no `/`) with `extra_env`
+/// added to the environment and returns its pid, which is also its process
+/// group id.
+pub fn spawn_app(
+    command: &[String],
+    extra_env: &[(String, String)],
+    app_end: &OwnedFd,
+) -> Result<Pid, StartError> {
     let Some(program) = command.first() else {
         return Err(StartError {
             exit_code: 2,
@@ -37,7 +42,12 @@ pub fn spawn_app(command: &[OsString], app_end: &OwnedFd) -> Result<Pid, StartEr
         .iter()
         .map(|arg| c_string(arg.as_bytes()))
         .collect::<Result<Vec<_>, _>>()?;
-    let env = app_environment(IpcChannel::child_env(app_end))?;
+    let mut set: Vec<(String, String)> = IpcChannel::child_env(app_end)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    set.extend(extra_env.iter().cloned());
+    let env = app_environment(&set)?;
     let attr = spawn_attributes().map_err(|e| StartError {
         exit_code: 1,
         message: format!("cannot prepare to start the app: {e}"),
@@ -55,11 +65,7 @@ pub fn spawn_app(command: &[OsString], app_end: &OwnedFd) -> Result<Pid, StartEr
         };
         StartError {
             exit_code,
-            message: format!(
-                "cannot run `{}`: {problem} ({})",
-                program.to_string_lossy(),
-                errno.desc()
-            ),
+            message: format!("cannot run `{program}`: {problem} ({})", errno.desc()),
         }
     })
 }
@@ -79,12 +85,12 @@ fn spawn_attributes() -> nix::Result<PosixSpawnAttr> {
     Ok(attr)
 }
 
-/// The shim's environment with the IPC variables set (replacing any the shim
-/// itself inherited).
-fn app_environment(ipc: [(&str, String); 2]) -> Result<Vec<CString>, StartError> {
+/// The shim's environment with `set` added (replacing any variable of the
+/// same name the shim itself inherited; a later entry of `set` wins).
+fn app_environment(set: &[(String, String)]) -> Result<Vec<CString>, StartError> {
     let mut env = Vec::new();
     for (key, value) in std::env::vars_os() {
-        if ipc.iter().any(|(name, _)| OsStr::new(name) == key) {
+        if set.iter().any(|(name, _)| OsStr::new(name) == key) {
             continue;
         }
         let mut entry = key.into_vec();
@@ -92,7 +98,10 @@ fn app_environment(ipc: [(&str, String); 2]) -> Result<Vec<CString>, StartError>
         entry.extend(value.into_vec());
         env.push(c_string(&entry)?);
     }
-    for (key, value) in ipc {
+    for (i, (key, value)) in set.iter().enumerate() {
+        if set[i + 1..].iter().any(|(later, _)| later == key) {
+            continue;
+        }
         env.push(c_string(format!("{key}={value}").as_bytes())?);
     }
     Ok(env)
@@ -112,9 +121,14 @@ mod tests {
 
     #[test]
     fn environment_carries_the_ipc_variables_once() {
-        let env = app_environment([
-            ("NODE_CHANNEL_FD", "7".to_string()),
-            ("NODE_CHANNEL_SERIALIZATION_MODE", "json".to_string()),
+        let env = app_environment(&[
+            ("NODE_CHANNEL_FD".to_string(), "7".to_string()),
+            (
+                "NODE_CHANNEL_SERIALIZATION_MODE".to_string(),
+                "json".to_string(),
+            ),
+            ("NODE_APP_INSTANCE".to_string(), "1".to_string()),
+            ("NODE_APP_INSTANCE".to_string(), "2".to_string()),
         ])
         .ok()
         .expect("environment");
@@ -128,6 +142,11 @@ mod tests {
             .collect();
         assert_eq!(fd_entries, ["NODE_CHANNEL_FD=7"]);
         assert!(entries.contains(&"NODE_CHANNEL_SERIALIZATION_MODE=json".to_string()));
+        let instance: Vec<_> = entries
+            .iter()
+            .filter(|e| e.starts_with("NODE_APP_INSTANCE="))
+            .collect();
+        assert_eq!(instance, ["NODE_APP_INSTANCE=2"], "the later entry wins");
         assert!(
             entries.iter().any(|e| e.starts_with("PATH=")),
             "inherits the rest"

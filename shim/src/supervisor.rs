@@ -10,9 +10,13 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use readyroll_shim_contract::{MEMORY_RESTART_EXIT_CODE, MEMORY_RESTART_PREFIX};
+
 use crate::cli::RunConfig;
 use crate::ipc::IpcChannel;
+use crate::launch::prepare_launch;
 use crate::log;
+use crate::memory;
 use crate::probe_server::ProbeServer;
 use crate::process_tree;
 use crate::readiness::{port_accepts, Mode, Readiness};
@@ -36,6 +40,14 @@ pub fn run(config: RunConfig) -> i32 {
     }
 }
 
+/// What one poll reported readable.
+struct Events {
+    signals: bool,
+    ipc: bool,
+    /// One entry per probe connection, in the probe server's order.
+    connections: Vec<bool>,
+}
+
 struct Supervisor {
     config: RunConfig,
     app: Pid,
@@ -47,6 +59,11 @@ struct Supervisor {
     kill_at: Option<Instant>,
     killed: bool,
     app_exit_code: Option<i32>,
+    next_memory_check: Option<Instant>,
+    /// Set once a memory restart has begun: what was measured.
+    memory_restart: Option<u64>,
+    /// End of the drain of a memory restart, before the stop signal.
+    drain_until: Option<Instant>,
 }
 
 impl Supervisor {
@@ -64,18 +81,18 @@ impl Supervisor {
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
             log(&format!("cannot become child subreaper: {e}"));
         }
-        let probe = ProbeServer::bind(config.probe_addr).map_err(setup(&format!(
+        let mut probe = ProbeServer::bind(config.probe_addr).map_err(setup(&format!(
             "--probe-addr {}: cannot listen",
             config.probe_addr
         )))?;
         let (ipc, app_end) = IpcChannel::pair().map_err(setup("cannot create the IPC channel"))?;
-        let app = spawn_app(&config.command, &app_end)?;
+        let launch = prepare_launch(&config, &mut probe)?;
+        let app = spawn_app(&launch.command, &launch.env, &app_end)?;
         // The app holds its own copy now; keeping ours would hide its exit.
         drop(app_end);
         let mode = Mode::from_flags(config.wait_ready, config.port);
         let readiness = Readiness::new(mode, config.listen_timeout, Instant::now());
         Ok(Supervisor {
-            config,
             app,
             signals,
             probe,
@@ -85,6 +102,10 @@ impl Supervisor {
             kill_at: None,
             killed: false,
             app_exit_code: None,
+            next_memory_check: config.memory.as_ref().map(|m| Instant::now() + m.interval),
+            memory_restart: None,
+            drain_until: None,
+            config,
         })
     }
 
@@ -95,20 +116,20 @@ impl Supervisor {
                 return self.finish(code);
             }
             self.handle_timers(Instant::now());
-            let (signals_readable, ipc_readable) = self.wait_for_events();
-            if signals_readable {
+            let events = self.wait_for_events();
+            if events.signals {
                 self.handle_signals();
             }
-            if ipc_readable {
+            if events.ipc {
                 self.handle_ipc();
             }
-            self.probe.serve(Instant::now(), self.readiness.phase());
+            self.probe
+                .serve(Instant::now(), self.readiness.phase(), &events.connections);
         }
     }
 
     /// Blocks until a descriptor is readable or the next deadline passes.
-    /// Returns whether the signal fd and the IPC channel are readable.
-    fn wait_for_events(&self) -> (bool, bool) {
+    fn wait_for_events(&self) -> Events {
         let timeout = self.poll_timeout(Instant::now());
         let mut fds = vec![
             PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
@@ -118,6 +139,7 @@ impl Supervisor {
             fds.push(PollFd::new(self.ipc.as_fd(), PollFlags::POLLIN));
             fds.len() - 1
         });
+        let first_connection = fds.len();
         fds.extend(
             self.probe
                 .connection_fds()
@@ -132,7 +154,11 @@ impl Supervisor {
             }
         }
         let readable = |i: usize| fds[i].any().unwrap_or(false);
-        (readable(0), ipc_index.is_some_and(readable))
+        Events {
+            signals: readable(0),
+            ipc: ipc_index.is_some_and(readable),
+            connections: (first_connection..fds.len()).map(readable).collect(),
+        }
     }
 
     fn poll_timeout(&self, now: Instant) -> PollTimeout {
@@ -140,6 +166,8 @@ impl Supervisor {
             self.readiness.next_deadline(),
             self.probe.next_deadline(),
             self.kill_at.filter(|_| !self.killed),
+            self.next_memory_check,
+            self.drain_until.filter(|_| !self.stopping),
         ]
         .into_iter()
         .flatten()
@@ -173,6 +201,12 @@ impl Supervisor {
                 budget.as_millis()
             ));
         }
+        if self.next_memory_check.is_some_and(|at| now >= at) {
+            self.check_memory();
+        }
+        if self.drain_until.is_some_and(|at| now >= at) && !self.stopping {
+            self.stop_app("memory restart: drained");
+        }
         if let Some(kill_at) = self.kill_at {
             if !self.killed && now >= kill_at {
                 log(&format!(
@@ -203,10 +237,16 @@ impl Supervisor {
         }
     }
 
-    /// PM2's stop: not ready at once, then the stop signal to the app's whole
-    /// process tree (PM2's default `treekill`) or the 'shutdown' message, then
-    /// SIGKILL once the kill timeout has passed.
+    /// The pod is terminating: PM2's stop, at once (a memory restart's drain
+    /// is cut short; the kubelet's own grace period is running).
     fn begin_stop(&mut self) {
+        self.stop_app("SIGTERM received");
+    }
+
+    /// PM2's stop: not ready at once, then the stop signal (to the process
+    /// tree deepest first with `treekill`, else the main process) or the
+    /// 'shutdown' message, then SIGKILL once the kill timeout has passed.
+    fn stop_app(&mut self, why: &str) {
         if self.stopping {
             return;
         }
@@ -214,22 +254,27 @@ impl Supervisor {
         self.readiness.begin_stopping();
         let kill_ms = self.config.kill_timeout.as_millis();
         let signal = self.config.stop_signal;
+        let target = if self.config.treekill {
+            "the app's process tree"
+        } else {
+            "the app (treekill off)"
+        };
         if self.config.shutdown_with_message {
             match self.ipc.send_string("shutdown") {
                 Ok(()) => log(&format!(
-                    "SIGTERM received: sent 'shutdown' over IPC; SIGKILL in {kill_ms} ms"
+                    "{why}: sent 'shutdown' over IPC; SIGKILL in {kill_ms} ms"
                 )),
                 Err(e) => {
                     log(&format!(
-                        "SIGTERM received: IPC unavailable ({e}); sending {signal} to the app's \
-                         process tree instead; SIGKILL in {kill_ms} ms"
+                        "{why}: IPC unavailable ({e}); sending {signal} to {target} instead; \
+                         SIGKILL in {kill_ms} ms"
                     ));
                     self.signal_tree(signal);
                 }
             }
         } else {
             log(&format!(
-                "SIGTERM received: sending {signal} to the app's process tree; SIGKILL in {kill_ms} ms"
+                "{why}: sending {signal} to {target}; SIGKILL in {kill_ms} ms"
             ));
             self.signal_tree(signal);
         }
@@ -237,10 +282,38 @@ impl Supervisor {
     }
 
     fn signal_tree(&self, signal: Signal) {
-        match process_tree::signal_all(self.app, signal) {
+        match process_tree::signal_tree(self.app, signal, self.config.treekill) {
             Ok(()) | Err(Errno::ESRCH) => {}
             Err(e) => log(&format!("cannot send {signal} to the app: {e}")),
         }
+    }
+
+    /// PM2's `max_memory_restart`, done so no request is lost: readiness
+    /// off, the drain, then the ordinary stop; the exit status and the
+    /// termination message tell the kubelet and the operator why.
+    fn check_memory(&mut self) {
+        let Some(limit) = self.config.memory.clone() else {
+            return;
+        };
+        if self.stopping || self.memory_restart.is_some() {
+            self.next_memory_check = None;
+            return;
+        }
+        let used = memory::tree_rss_bytes();
+        if used <= limit.max_bytes {
+            self.next_memory_check = Instant::now().checked_add(limit.interval);
+            return;
+        }
+        log(&format!(
+            "memory restart: the app uses {used} bytes, above --max-memory-bytes={}; \
+             /ready answers 503 now, stop signal in {} ms",
+            limit.max_bytes,
+            limit.drain.as_millis()
+        ));
+        self.memory_restart = Some(used);
+        self.next_memory_check = None;
+        self.readiness.begin_stopping();
+        self.drain_until = Instant::now().checked_add(limit.drain);
     }
 
     fn signal_app(&self, signal: Signal) {
@@ -282,6 +355,13 @@ impl Supervisor {
 
     /// The app is gone: nothing it started may outlive it.
     fn finish(&mut self, code: i32) -> i32 {
+        let code = match (self.memory_restart, &self.config.memory) {
+            (Some(used), Some(limit)) => {
+                self.record_memory_restart(used, limit.max_bytes, code);
+                MEMORY_RESTART_EXIT_CODE
+            }
+            _ => code,
+        };
         // Every live descendant has a chain of living parents up to the shim
         // (orphans are re-parented to it), so no children means nothing to
         // kill, and the /proc scan can be skipped.
@@ -300,6 +380,29 @@ impl Supervisor {
             }
         }
         code
+    }
+}
+
+impl Supervisor {
+    /// The first line is the contract's; the kubelet keeps the file's
+    /// content as the container's termination message.
+    fn record_memory_restart(&self, used: u64, threshold: u64, app_code: i32) {
+        let message = format!(
+            "{MEMORY_RESTART_PREFIX} rss_bytes={used} threshold_bytes={threshold}\n\
+             the app's process tree used more memory than max_memory_restart; \
+             it was stopped gracefully (app exit status {app_code}) for the kubelet to restart it\n"
+        );
+        let path = &self.config.termination_log;
+        match std::fs::write(path, &message) {
+            Ok(()) => {}
+            Err(e) => log(&format!(
+                "cannot write the termination message to {}: {e}",
+                path.display()
+            )),
+        }
+        log(&format!(
+            "memory restart: exiting with status {MEMORY_RESTART_EXIT_CODE}"
+        ));
     }
 }
 

@@ -175,3 +175,19 @@ fn probe_port(addr: &str) -> u16 {
         .and_then(|p| p.parse().ok())
         .expect("port in address")
 }
+
+#[test]
+fn a_kill_timeout_of_zero_means_pm2s_1600_ms() {
+    let mut shim = started(
+        ShimBuilder::new("kill-timeout-zero")
+            .env("ON_SIGINT", "ignore")
+            .flag("--kill-timeout-ms=0"),
+    );
+    let sent = Instant::now();
+    shim.signal(Signal::SIGTERM);
+    assert_eq!(shell_code(shim.wait_exit(5 * SECOND)), 137);
+    let took = sent.elapsed();
+    eprintln!("SIGTERM to exit with --kill-timeout-ms=0: {took:?}");
+    assert!(took >= Duration::from_millis(1600), "killed after {took:?}");
+    assert!(took < Duration::from_millis(2600), "killed after {took:?}");
+}

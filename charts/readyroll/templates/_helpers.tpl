@@ -69,24 +69,73 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicas) 1) }}true{{ end }}
 {{- end }}
 
-{{/* Security context shared by the operator and the test pod: nothing but the binary, as nobody. */}}
+{{/* Security contexts shared by the operator and the test pod (values securityContext, podSecurityContext). */}}
 {{- define "readyroll.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-capabilities:
-  drop:
-    - ALL
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml .Values.securityContext }}
 {{- end }}
 
 {{- define "readyroll.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{/* Cluster-scoped objects are named after the release and its namespace: two releases never collide. */}}
+{{- define "readyroll.clusterRoleName" -}}
+{{- printf "%s-%s" (include "readyroll.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/* Labels of the CRD: it outlives releases, so no selector-like instance label. */}}
+{{- define "readyroll.crdLabels" -}}
+helm.sh/chart: {{ include "readyroll.chart" . }}
+app.kubernetes.io/name: {{ include "readyroll.name" . }}
+app.kubernetes.io/component: crd
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Reads of cluster-scoped objects, needed whatever the operator watches:
+nodes give the schedulable CPUs of `instances: max` / -N.
+*/}}
+{{- define "readyroll.clusterRules" -}}
+- apiGroups: [""]
+  resources: ["nodes"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
+{{/*
+Rights on namespaced objects: cluster-wide when every namespace is watched,
+a Role in watchNamespace otherwise. Apps are read and get status; their
+Deployments, Services and PodDisruptionBudgets are written; pods and
+ReplicaSets are read (restarts, rollback targets).
+*/}}
+{{- define "readyroll.namespacedRules" -}}
+- apiGroups: ["readyroll.dev"]
+  resources: ["apps"]
+  verbs: ["get", "list", "watch"]
+# Status is written with server-side apply.
+- apiGroups: ["readyroll.dev"]
+  resources: ["apps/status"]
+  verbs: ["patch"]
+# Owner references with blockOwnerDeletion need this where the
+# OwnerReferencesPermissionEnforcement admission plugin is enabled.
+- apiGroups: ["readyroll.dev"]
+  resources: ["apps/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
+  verbs: ["get", "list", "watch"]
 {{- end }}

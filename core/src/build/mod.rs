@@ -48,7 +48,7 @@ pub use deployment::PROGRESS_DEADLINE_SLACK_SECONDS;
 pub use error::SpecError;
 pub use instances::resolve_instances;
 pub use labels::{INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, VERSION_LABEL};
-pub use names::is_dns1123_label;
+pub use names::{is_dns1123_label, is_env_var_name};
 pub use pod::APP_CONTAINER;
 pub use revision::REVISION_ANNOTATION;
 pub use shim::{

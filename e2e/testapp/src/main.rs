@@ -1,4 +1,4 @@
-//! readyroll-testapp: an HTTP/1.1 server whose startup delay, readiness
+//! readyroll-testapp: an HTTP/1.1 server (hyper) whose startup delay, readiness
 //! signal, shutdown behaviour, latency, memory use and crashes are set by
 //! environment variables, so end-to-end tests can model well- and
 //! badly-behaved applications. See `config.rs` for the variables.
@@ -6,7 +6,6 @@
 #![deny(unsafe_code)]
 
 mod config;
-mod http;
 mod readiness;
 mod server;
 

@@ -1,27 +1,33 @@
-//! The listener, one thread per connection, and the bookkeeping a graceful
+//! The HTTP server (hyper, on a small runtime of its own) and the bookkeeping a graceful
 //! drain needs: stop accepting, let open connections finish, know when all did.
 
+use std::convert::Infallible;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::http::{Connection, ReadOutcome, Request, Response};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-/// How often an idle keep-alive connection checks whether a drain started.
-const IDLE_POLL: Duration = Duration::from_millis(50);
-
-/// What every connection thread shares with the main thread.
+/// What every connection shares with the main thread.
 pub struct Shared {
     pub version: String,
     pub hostname: String,
     pub latency: Duration,
     ready: AtomicBool,
-    draining: AtomicBool,
-    open_connections: Mutex<usize>,
-    all_closed: Condvar,
+    draining: watch::Sender<bool>,
+    open_connections: watch::Sender<usize>,
 }
 
 impl Shared {
@@ -31,9 +37,8 @@ impl Shared {
             hostname,
             latency,
             ready: AtomicBool::new(false),
-            draining: AtomicBool::new(false),
-            open_connections: Mutex::new(0),
-            all_closed: Condvar::new(),
+            draining: watch::Sender::new(false),
+            open_connections: watch::Sender::new(0),
         })
     }
 
@@ -46,46 +51,29 @@ impl Shared {
     }
 
     fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
-    }
-
-    fn connection_opened(&self) {
-        *lock(&self.open_connections) += 1;
-    }
-
-    fn connection_closed(&self) {
-        let mut open = lock(&self.open_connections);
-        *open -= 1;
-        if *open == 0 {
-            self.all_closed.notify_all();
-        }
-    }
-
-    /// Waits until every connection closed or `deadline` passed; returns how
-    /// many were still open.
-    fn wait_all_closed(&self, deadline: Instant) -> usize {
-        let mut open = lock(&self.open_connections);
-        while *open > 0 {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            open = match self.all_closed.wait_timeout(open, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        *open
+        *self.draining.borrow()
     }
 }
 
-/// A counter stays meaningful even if a connection thread panicked holding it.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// One open connection; dropping it (also when the runtime cuts the connection off)
+/// counts it closed.
+struct Open(Arc<Shared>);
+
+impl Open {
+    fn new(shared: &Arc<Shared>) -> Self {
+        shared.open_connections.send_modify(|open| *open += 1);
+        Open(Arc::clone(shared))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open_connections.send_modify(|open| *open -= 1);
+    }
 }
 
 pub struct Server {
+    runtime: Runtime,
     shared: Arc<Shared>,
     local_addr: SocketAddr,
     acceptor: JoinHandle<()>,
@@ -93,13 +81,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(addr: SocketAddr, shared: Arc<Shared>) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("http")
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(TcpListener::bind(addr))?;
         let local_addr = listener.local_addr()?;
-        let accept_shared = Arc::clone(&shared);
-        let acceptor = thread::Builder::new()
-            .name("accept".into())
-            .spawn(move || accept_loop(listener, accept_shared))?;
+        let acceptor = runtime.spawn(accept_loop(listener, Arc::clone(&shared)));
         Ok(Server {
+            runtime,
             shared,
             local_addr,
             acceptor,
@@ -114,11 +105,11 @@ impl Server {
     /// requests go on; their responses carry `Connection: close`, and idle
     /// keep-alive connections are closed.
     pub fn stop_accepting(self) -> Draining {
-        self.shared.draining.store(true, Ordering::SeqCst);
-        // accept() blocks; a connection of our own wakes it to see the flag.
-        let _ = TcpStream::connect_timeout(&wake_addr(self.local_addr), Duration::from_secs(1));
-        let _ = self.acceptor.join();
+        self.shared.draining.send_replace(true);
+        // The accept loop drops the listener as it ends.
+        let _ = self.runtime.block_on(self.acceptor);
         Draining {
+            runtime: self.runtime,
             shared: self.shared,
         }
     }
@@ -126,103 +117,127 @@ impl Server {
 
 /// A server that no longer accepts connections.
 pub struct Draining {
+    runtime: Runtime,
     shared: Arc<Shared>,
 }
 
 impl Draining {
     /// Waits for open connections to finish, at most `max`; returns how many
-    /// were still open then.
+    /// were still open then (they are cut off when this is dropped).
     pub fn wait(self, max: Duration) -> usize {
-        self.shared.wait_all_closed(Instant::now() + max)
+        let mut open = self.shared.open_connections.subscribe();
+        let all_closed = open.wait_for(|open| *open == 0);
+        let _ = self
+            .runtime
+            .block_on(async { tokio::time::timeout(max, all_closed).await });
+        let left = *self.shared.open_connections.borrow();
+        left
     }
 }
 
-/// Where to connect to reach our own listener (an unspecified bind address
-/// is reachable on loopback).
-fn wake_addr(local: SocketAddr) -> SocketAddr {
-    let ip = match local.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, local.port())
-}
-
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    for stream in listener.incoming() {
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(e) => {
-                println!("accept failed: {e}");
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut draining = shared.draining.subscribe();
+    loop {
+        let stream = tokio::select! {
+            () = drain_started(&mut draining) => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    println!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
         };
-        // Counted here, not in the thread, so a drain never sees zero while a
+        // Counted here, not in the task, so a drain never sees zero while a
         // connection is about to start.
-        shared.connection_opened();
-        let conn_shared = Arc::clone(&shared);
-        let spawned = thread::Builder::new().name("conn".into()).spawn(move || {
-            if let Err(e) = serve_connection(stream, &conn_shared) {
+        let open = Open::new(&shared);
+        tokio::spawn(async move {
+            if let Err(e) = serve_connection(stream, &open.0).await {
                 println!("connection error: {e}");
             }
-            conn_shared.connection_closed();
+            drop(open);
         });
-        if let Err(e) = spawned {
-            println!("cannot start connection thread: {e}");
-            shared.connection_closed();
-        }
-        if shared.is_draining() {
-            break;
-        }
-    }
-    // Dropping the listener here closes the port: new connections are refused.
-}
-
-fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
-    let mut conn = Connection::new(stream, IDLE_POLL)?;
-    loop {
-        let request = match conn.read_request(|| shared.is_draining())? {
-            ReadOutcome::Request(request) => request,
-            ReadOutcome::Closed => return Ok(()),
-            ReadOutcome::Malformed(reason) => {
-                let mut response = respond_to(shared, 400, format!("{reason}\n"));
-                response.close = true;
-                return conn.respond(&response);
-            }
-        };
-        let mut response = handle(shared, &request);
-        // Read the flag after handling: a drain that began during a slow
-        // request must still close this connection.
-        response.close = !request.keep_alive || shared.is_draining();
-        conn.respond(&response)?;
-        if response.close {
-            return Ok(());
-        }
     }
 }
 
-fn handle(shared: &Shared, request: &Request) -> Response {
-    match request.path.as_str() {
-        "/healthz" if shared.is_ready() => respond_to(shared, 200, "ready\n".into()),
-        "/healthz" if shared.is_draining() => respond_to(shared, 503, "draining\n".into()),
-        "/healthz" => respond_to(shared, 503, "starting\n".into()),
-        "/livez" => respond_to(shared, 200, "alive\n".into()),
+async fn drain_started(draining: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone: the server is being dropped anyway.
+    let _ = draining.wait_for(|draining| *draining).await;
+}
+
+async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>) -> hyper::Result<()> {
+    stream.set_nodelay(true).ok();
+    let handler = Arc::clone(shared);
+    let service = service_fn(move |request| {
+        let shared = Arc::clone(&handler);
+        async move { Ok::<_, Infallible>(handle(&shared, &request).await) }
+    });
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut draining = shared.draining.subscribe();
+    tokio::select! {
+        served = connection.as_mut() => return served,
+        () = drain_started(&mut draining) => {}
+    }
+    // An idle connection closes now; one in the middle of a request closes after
+    // answering it.
+    connection.as_mut().graceful_shutdown();
+    connection.await
+}
+
+async fn handle(shared: &Shared, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let (status, body) = match request.uri().path() {
+        "/healthz" if shared.is_ready() => (StatusCode::OK, "ready\n".to_owned()),
+        "/healthz" if shared.is_draining() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "draining\n".to_owned())
+        }
+        "/healthz" => (StatusCode::SERVICE_UNAVAILABLE, "starting\n".to_owned()),
+        "/livez" => (StatusCode::OK, "alive\n".to_owned()),
         _ => {
             if !shared.latency.is_zero() {
-                thread::sleep(shared.latency);
+                tokio::time::sleep(shared.latency).await;
             }
-            respond_to(shared, 200, format!("{}\n", shared.version))
+            (StatusCode::OK, format!("{}\n", shared.version))
+        }
+    };
+    // Read the flag after handling: a drain that began during a slow request
+    // must still close this connection.
+    let close = !wants_keep_alive(request) || shared.is_draining();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    for (name, value) in [
+        ("x-version", &shared.version),
+        ("x-hostname", &shared.hostname),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
         }
     }
+    let connection = if close { "close" } else { "keep-alive" };
+    headers.insert(CONNECTION, HeaderValue::from_static(connection));
+    response
 }
 
-fn respond_to(shared: &Shared, status: u16, body: String) -> Response {
-    Response {
-        status,
-        body,
-        version: shared.version.clone(),
-        hostname: shared.hostname.clone(),
-        close: false,
+/// HTTP/1.1 keeps the connection unless told to close it; HTTP/1.0 closes it unless
+/// told to keep it.
+fn wants_keep_alive(request: &Request<Incoming>) -> bool {
+    let tokens = request
+        .headers()
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim);
+    let mut keep_alive = request.version() == Version::HTTP_11;
+    for token in tokens {
+        if token.eq_ignore_ascii_case("close") {
+            keep_alive = false;
+        } else if token.eq_ignore_ascii_case("keep-alive") {
+            keep_alive = true;
+        }
     }
+    keep_alive
 }

@@ -51,12 +51,11 @@ pub struct Env {
 }
 
 impl Env {
-    /// Sets up `name`'s world with one kwok node of `cpus` CPUs, or `None`
-    /// when end-to-end tests are not requested.
-    pub async fn start(name: &'static str, cpus: u32) -> Option<Env> {
+    /// Sets up `name`'s world with one kwok node of `cpus` CPUs.
+    pub async fn start(name: &'static str, cpus: u32) -> Env {
         let timer = Timer::start(name);
         init_logging();
-        let cluster = Cluster::connect_or_skip().await?;
+        let cluster = Cluster::require().await;
         install_crd(&cluster).await;
         let ns = TestNamespace::new(&cluster, name)
             .await
@@ -67,7 +66,7 @@ impl Env {
             .must("create kwok node");
         let controller = RunningController::start(&cluster, ns.name());
         controller.wait_until_ready().await;
-        Some(Env {
+        Env {
             controller,
             _node: node,
             ns,
@@ -75,7 +74,7 @@ impl Env {
             node_group,
             name,
             _timer: timer,
-        })
+        }
     }
 
     /// Another kwok node in this test's group.
@@ -191,19 +190,19 @@ pub struct ApiEnv {
 }
 
 impl ApiEnv {
-    pub async fn start(name: &'static str) -> Option<ApiEnv> {
+    pub async fn start(name: &'static str) -> ApiEnv {
         let timer = Timer::start(name);
         init_logging();
-        let cluster = Cluster::connect_or_skip().await?;
+        let cluster = Cluster::require().await;
         install_crd(&cluster).await;
         let ns = TestNamespace::new(&cluster, name)
             .await
             .must("create namespace");
-        Some(ApiEnv {
+        ApiEnv {
             ns,
             cluster,
             _timer: timer,
-        })
+        }
     }
 }
 

@@ -32,10 +32,9 @@ fn per_cpu_app(env: &Env, name: &str, instances: i32) -> App {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn per_cpu_instances_follow_the_nodes() {
-    let Some(env) = Env::start("instances", 4).await else {
-        return;
-    };
+    let env = Env::start("instances", 4).await;
     let apps = env.ns.api::<App>();
     let deployments = env.ns.api::<Deployment>();
     env.apply(&per_cpu_app(&env, "max", 0)).await;

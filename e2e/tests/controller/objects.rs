@@ -20,10 +20,9 @@ fn json<T: serde::Serialize>(object: &T) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn an_app_becomes_exactly_what_the_core_builds() {
-    let Some(env) = Env::start("objects", 4).await else {
-        return;
-    };
+    let env = Env::start("objects", 4).await;
     let apps = env.ns.api::<App>();
     env.apply(&env.app("web", 3)).await;
     let app = wait_for(&apps, "web", app_status(rolled_out), TIMEOUT)
@@ -73,10 +72,9 @@ async fn an_app_becomes_exactly_what_the_core_builds() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn editing_the_app_rolls_the_deployment() {
-    let Some(env) = Env::start("edit", 4).await else {
-        return;
-    };
+    let env = Env::start("edit", 4).await;
     let apps = env.ns.api::<App>();
     let mut web = env.app("web", 2);
     env.apply(&web).await;
@@ -173,10 +171,9 @@ async fn editing_the_app_rolls_the_deployment() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn deleting_the_app_removes_everything_it_made() {
-    let Some(env) = Env::start("delete", 4).await else {
-        return;
-    };
+    let env = Env::start("delete", 4).await;
     let apps = env.ns.api::<App>();
     env.apply(&env.app("web", 2)).await;
     wait_for(&apps, "web", app_status(rolled_out), TIMEOUT)
@@ -199,10 +196,9 @@ async fn deleting_the_app_removes_everything_it_made() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a cluster: run by the api tier"]
 async fn status_reports_the_deployment_and_events_are_recorded() {
-    let Some(env) = Env::start("status", 4).await else {
-        return;
-    };
+    let env = Env::start("status", 4).await;
     let apps = env.ns.api::<App>();
     env.apply(&env.app("web", 3)).await;
     let app = wait_for(&apps, "web", app_status(rolled_out), TIMEOUT)

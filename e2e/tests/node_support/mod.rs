@@ -4,6 +4,7 @@
 //! made, so the same tests run against the local cluster and against kind.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod baseline;
 pub mod pods;
 pub mod rollouts;
 pub mod workload;
@@ -44,10 +45,9 @@ pub struct NodeEnv {
 }
 
 impl NodeEnv {
-    /// Checks the cluster has what the tier needs and makes a namespace, or `None` when
-    /// end-to-end tests are not requested.
-    pub async fn start(prefix: &str) -> Option<NodeEnv> {
-        let cluster = Cluster::connect_or_skip().await?;
+    /// Checks the cluster has what the tier needs and makes a namespace.
+    pub async fn start(prefix: &str) -> NodeEnv {
+        let cluster = Cluster::require().await;
         let node = wait_for_workload_node(&cluster, SETUP_TIMEOUT)
             .await
             .must("a node that runs real containers");
@@ -66,13 +66,13 @@ impl NodeEnv {
         )
         .await
         .must("default ServiceAccount");
-        Some(NodeEnv {
+        NodeEnv {
             cluster,
             ns,
             node,
             operator,
             started: Instant::now(),
-        })
+        }
     }
 
     /// A node port no other Service uses, and the loopback address it answers on.
@@ -130,11 +130,7 @@ impl NodeEnv {
 pub async fn wait_serving(addr: SocketAddr, version: &str) -> Answer {
     let deadline = Instant::now() + SERVE_TIMEOUT;
     loop {
-        let attempt =
-            tokio::task::spawn_blocking(move || load::get_once(addr, Duration::from_secs(2)))
-                .await
-                .must("request thread");
-        match attempt {
+        match load::get_once(addr, Duration::from_secs(2)).await {
             Ok(answer) if answer.version == version => return answer,
             other if Instant::now() >= deadline => {
                 panic!("{addr} did not answer with version {version} within {SERVE_TIMEOUT:?}: last {other:?}")

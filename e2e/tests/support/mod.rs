@@ -1,4 +1,6 @@
-//! Objects shared by the smoke tests.
+//! Objects and conditions shared by the cluster tests.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
@@ -8,7 +10,8 @@ use k8s_openapi::{
     },
     apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::LabelSelector},
 };
-use kube::api::ObjectMeta;
+use kube::{api::ObjectMeta, runtime::wait::Condition};
+use readyroll::crd::{App, CONDITION_AVAILABLE};
 use readyroll_e2e::kwok::place_on_kwok;
 
 /// An image name that cannot be pulled: kwok never pulls, and a real node must not run these.
@@ -70,5 +73,20 @@ pub fn deployment(
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
+    }
+}
+
+/// The App is Available for its current generation.
+pub fn app_available() -> impl Condition<App> {
+    |app: Option<&App>| {
+        let Some(app) = app else { return false };
+        let Some(status) = app.status.as_ref() else {
+            return false;
+        };
+        status.observed_generation == app.metadata.generation
+            && status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == CONDITION_AVAILABLE && c.status == "True")
     }
 }

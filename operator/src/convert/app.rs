@@ -9,7 +9,7 @@ use super::diagnostic::Pos;
 use super::fields;
 use super::name::{self, NAME_RULE};
 use super::options::{self, Meaning, IMAGE_KEY};
-use super::report::{join, Report};
+use super::report::{join, shown_key, Report};
 use super::tree::{Entry, Node};
 use super::values;
 
@@ -19,6 +19,11 @@ pub struct Context<'a> {
     pub default_image: Option<&'a str>,
     /// `--env`: the PM2 environment profile to select.
     pub profile: Option<&'a str>,
+    /// `deploy.<profile>.env` of the file, for the selected profile.
+    pub deploy_env: Option<&'a Entry>,
+    /// Whether any app defines the selected profile; when none does, one
+    /// warning about the file says so instead of one per app.
+    pub profile_defined: bool,
 }
 
 /// A converted app, before it becomes an `App` object.
@@ -75,6 +80,7 @@ pub fn convert(
         keys: &keys,
         path,
         label: &label,
+        deploy_env: ctx.deploy_env,
         report,
     };
     fields::apply(&mut fields, &mut spec);
@@ -94,11 +100,11 @@ pub fn convert(
     }
     match ctx.profile {
         Some(p) if spec.env_profiles.contains_key(p) => spec.profile = Some(p.to_string()),
-        Some(p) => report.warning(
+        Some(p) if ctx.profile_defined => report.warning(
             node.pos,
             format!("{label}: has no env_{p}; its env is used as is (PM2 does the same)"),
         ),
-        None => {}
+        _ => {}
     }
     let name = name?;
     (report.error_count() == errors_before).then(|| Converted {
@@ -118,7 +124,8 @@ fn sort_keys<'a>(
     pending: &mut Vec<(Option<Pos>, String)>,
 ) -> Keys<'a> {
     let mut keys = Keys::default();
-    for entry in entries {
+    // PM2 treats `null` as "not set" (Config.validateJSON), so does convert.
+    for entry in entries.iter().filter(|e| !e.value.is_null()) {
         let key = entry.key.as_str();
         if key == IMAGE_KEY {
             keys.image = Some(entry);
@@ -164,7 +171,10 @@ fn sort_keys<'a>(
             };
             pending.push((
                 entry.key_pos,
-                format!("unknown option '{key}' ignored: it is not a PM2 option{hint}"),
+                format!(
+                    "unknown option '{}' ignored: it is not a PM2 option{hint}",
+                    shown_key(key)
+                ),
             ));
         }
     }
@@ -172,8 +182,8 @@ fn sort_keys<'a>(
 }
 
 /// The App's name: PM2's `name` (or PM2's default, the script's file name),
-/// with `-<profile>` appended under `append_env_to_name`, and refused with a
-/// suggestion when Kubernetes would refuse it.
+/// with `-<profile>` appended under `append_env_to_name`, turned into a
+/// name Kubernetes accepts, with a warning when that changes it.
 fn settle_name(
     keys: &Keys<'_>,
     node: &Node,
@@ -181,9 +191,11 @@ fn settle_name(
     ctx: &Context<'_>,
     report: &mut Report,
 ) -> (Option<String>, Option<Pos>) {
-    let (mut name, pos, origin) = if let Some(entry) = keys.mapped.get("name") {
-        match values::string(&entry.value) {
-            Ok(name) => (name, entry.value.pos, join(path, &entry.key)),
+    let given = match keys.mapped.get("name") {
+        Some(entry) => match values::string(&entry.value) {
+            // PM2 names an app with an empty name after its script, too.
+            Ok(name) if name.is_empty() => None,
+            Ok(name) => Some((name, entry.value.pos, join(path, &entry.key))),
             Err(why) => {
                 report.error(
                     entry.value.pos,
@@ -191,25 +203,31 @@ fn settle_name(
                 );
                 return (None, entry.value.pos);
             }
-        }
-    } else if let Some(script) = keys
+        },
+        None => None,
+    };
+    let script = keys
         .mapped
         .get("script")
-        .and_then(|e| values::string(&e.value).ok())
-    {
-        let derived = name::from_script(&script);
-        let origin = format!(
-            "{} (PM2 names an app without a name after its script)",
-            join(path, "name")
-        );
-        (derived, node.pos, origin)
-    } else {
-        let shown = if path.is_empty() { "the app" } else { path };
-        report.error(
+        .and_then(|e| values::string(&e.value).ok());
+    let (mut name, pos, origin) = match (given, script) {
+        (Some(given), _) => given,
+        (None, Some(script)) => (
+            name::from_script(&script),
             node.pos,
-            format!("{shown}: needs a name (or a script to name it after)"),
-        );
-        return (None, node.pos);
+            format!(
+                "{} (PM2 names an app without a name after its script)",
+                join(path, "name")
+            ),
+        ),
+        (None, None) => {
+            let shown = if path.is_empty() { "the app" } else { path };
+            report.error(
+                node.pos,
+                format!("{shown}: needs a name (or a script to name it after)"),
+            );
+            return (None, node.pos);
+        }
     };
     let mut appended = String::new();
     if let (Some(entry), Some(profile)) = (keys.mapped.get("append_env_to_name"), ctx.profile) {
@@ -219,15 +237,15 @@ fn settle_name(
         }
     }
     if !name::is_dns_label(&name) {
-        report.error(
+        let valid = name::kubernetes_name(&name);
+        report.warning(
             pos,
             format!(
-                "{origin}: {name:?}{appended} is not a valid Kubernetes name: {NAME_RULE}; it names the \
-                 Deployment, Service and PodDisruptionBudget. For example: {:?}",
-                name::suggestion(&name)
+                "{origin}: {name:?}{appended} becomes {valid:?}: a Kubernetes name must {NAME_RULE}; it names \
+                 the Deployment, Service and PodDisruptionBudget"
             ),
         );
-        return (None, pos);
+        name = valid;
     }
     (Some(name), pos)
 }

@@ -20,8 +20,10 @@ pub enum Severity {
     Warning,
 }
 
-/// One message about the input, printed as `FILE:LINE:COLUMN: message`
-/// (or `FILE: message` when no position is known, e.g. for JavaScript files).
+/// One message about the input, printed as `error: FILE:LINE:COLUMN: message`
+/// or `warning: ...` (without `LINE:COLUMN` when no position is known, e.g.
+/// for JavaScript files). Every line of a message of several lines starts
+/// with the severity too, so a reader can filter stderr by it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
@@ -54,14 +56,31 @@ impl Diagnostic {
     }
 }
 
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut lines = self.message.lines();
+        let first = lines.next().unwrap_or_default();
         match self.pos {
-            Some(Pos { line, column }) => {
-                write!(f, "{}:{line}:{column}: {}", self.file, self.message)
-            }
-            None => write!(f, "{}: {}", self.file, self.message),
+            Some(Pos { line, column }) => write!(
+                f,
+                "{}: {}:{line}:{column}: {first}",
+                self.severity, self.file
+            )?,
+            None => write!(f, "{}: {}: {first}", self.severity, self.file)?,
         }
+        for line in lines {
+            write!(f, "\n{}: {}:   {line}", self.severity, self.file)?;
+        }
+        Ok(())
     }
 }
 
@@ -72,8 +91,8 @@ mod tests {
     #[test]
     fn displays_position_when_known() {
         let d = Diagnostic::error("e.json", Some(Pos { line: 3, column: 7 }), "bad");
-        assert_eq!(d.to_string(), "e.json:3:7: bad");
-        let d = Diagnostic::warning("e.js", None, "odd");
-        assert_eq!(d.to_string(), "e.js: odd");
+        assert_eq!(d.to_string(), "error: e.json:3:7: bad");
+        let d = Diagnostic::warning("e.js", None, "odd\n  more");
+        assert_eq!(d.to_string(), "warning: e.js: odd\nwarning: e.js:     more");
     }
 }

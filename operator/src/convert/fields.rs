@@ -18,10 +18,20 @@ pub struct Fields<'a, 'r> {
     pub path: &'a str,
     /// `apps[0] (web)`: names the app in warnings.
     pub label: &'a str,
+    /// `deploy.<profile>.env` of the file under `--env <profile>`.
+    pub deploy_env: Option<&'a Entry>,
     pub report: &'r mut Report,
 }
 
 impl<'a> Fields<'a, '_> {
+    /// Reports a mapped option whose value has no App field (yet).
+    pub fn ignored(&mut self, option: &str, why: &str) {
+        if let Some(e) = self.get(option) {
+            let message = format!("{}: ignored option '{}': {why}", self.label, e.key);
+            self.report.warning(e.key_pos, message);
+        }
+    }
+
     /// The entry of a mapped option, under whichever spelling the file used.
     pub fn get(&self, option: &str) -> Option<&'a Entry> {
         self.keys.mapped.get(option).copied()
@@ -46,8 +56,10 @@ impl<'a> Fields<'a, '_> {
 pub fn apply(fields: &mut Fields<'_, '_>, spec: &mut AppSpec) {
     command::apply(fields, spec);
     lifecycle(fields, spec);
-    env::apply(fields, spec);
+    let deploy_env = fields.deploy_env;
+    env::apply(fields, spec, deploy_env);
     identity(fields, spec);
+    run_to_completion(fields);
     // Used for the name (app.rs); read here so a wrong type is reported.
     fields.read("append_env_to_name", values::boolean);
 }
@@ -78,6 +90,70 @@ fn lifecycle(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
         .map(|n| n as i32);
     spec.max_memory_restart = f.read("max_memory_restart", memory);
     spec.cron_restart = f.read("cron_restart", cron).flatten();
+    if let Some(schedule) = &spec.cron_restart {
+        f.report.warning(
+            f.get("cron_restart").and_then(|e| e.value.pos),
+            format!(
+                "{}: cron_restart {schedule:?}: PM2 read it in its host's local time zone; the App \
+                 reads it in UTC unless a time zone is set, so check the hours",
+                f.label
+            ),
+        );
+    }
+    // PM2's treekill: read (and type-checked) here, reported until the App
+    // carries it; then this becomes `spec.treekill = f.read(...)`.
+    if f.read("treekill", values::boolean).is_some() {
+        f.ignored("treekill", TREEKILL);
+    }
+}
+
+/// Why `treekill` is reported rather than carried.
+pub const TREEKILL: &str = "every process of the container stops with the pod";
+
+/// `autorestart: false` and `stop_exit_codes` describe a task that runs to
+/// completion; an App is a Deployment, which restarts its pods forever.
+fn run_to_completion(f: &mut Fields<'_, '_>) {
+    const JOB: &str = "an App is a Deployment, whose pods are restarted whenever they exit; \
+                       run a task that ends as a Kubernetes Job (or a CronJob) instead";
+    if let Some(false) = f.read("autorestart", values::boolean) {
+        let at = f
+            .get("autorestart")
+            .map(|e| (e.value.pos, join(f.path, &e.key)));
+        if let Some((pos, at)) = at {
+            f.report.error(
+                pos,
+                format!("{at}: false: PM2 leaves the app stopped once it exits, but {JOB}"),
+            );
+        }
+    }
+    let codes = f.read("stop_exit_codes", exit_codes).unwrap_or_default();
+    if !codes.is_empty() {
+        let at = f
+            .get("stop_exit_codes")
+            .map(|e| (e.value.pos, join(f.path, &e.key)));
+        if let Some((pos, at)) = at {
+            let codes: Vec<String> = codes.iter().map(i64::to_string).collect();
+            f.report.error(
+                pos,
+                format!(
+                    "{at}: PM2 does not restart the app when it exits with {}, but {JOB} \
+                     (a Job's podFailurePolicy can match exit codes)",
+                    codes.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// PM2's `stop_exit_codes`: one code or a list of them.
+fn exit_codes(node: &Node) -> Result<Vec<i64>, String> {
+    match &node.value {
+        Value::List(items) => items
+            .iter()
+            .map(|item| values::integer_in(item, "an exit code", 0, 255))
+            .collect(),
+        _ => values::integer_in(node, "an exit code", 0, 255).map(|code| vec![code]),
+    }
 }
 
 /// PM2's `uid`/`gid`: numeric ids carry over; user and group names only
@@ -121,7 +197,9 @@ pub fn non_empty(node: &Node) -> Result<String, String> {
 /// PM2: `"max"` is one per CPU; numbers (or numeric strings) keep PM2's meaning.
 fn instances(node: &Node) -> Result<Instances, String> {
     if let Value::Str(s) = &node.value {
-        if s.trim() == "max" {
+        // PM2 compares with "max" and parseInt()s any other string, so
+        // "MAX" is 0 too: one per CPU.
+        if s.trim().eq_ignore_ascii_case("max") {
             return Ok(Instances::PerCpu);
         }
     }

@@ -1,13 +1,15 @@
 //! JavaScript ecosystem files (`ecosystem.config.js`, `.cjs`, `.mjs`),
-//! evaluated by `node` exactly as PM2 would load them, then read as JSON.
+//! evaluated by `node` exactly as PM2 would load them, then read as JSON;
+//! and `.json` files that need more than JSON5 (`process.env.PORT`),
+//! evaluated as the expression PM2 makes of them.
 //! Positions are not reported for them: the file is code, not data.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use super::diagnostic::Diagnostic;
-use super::tree::Node;
+use super::tree::{Node, MAX_DEPTH};
 
 /// Marks the line where the exported configuration starts, so anything the
 /// file itself prints cannot be mistaken for it.
@@ -29,14 +31,63 @@ import(pathToFileURL(path.resolve(process.argv[1])).href).then((mod) => {
 });
 "#;
 
+/// PM2's `Common.parseConfig` for `.json`: `vm.runInThisContext("(" +
+/// text + ")")` with a one-second timeout. The text comes on stdin.
+const EXPRESSION: &str = r#"
+const vm = require("node:vm");
+const path = require("node:path");
+for (const level of ["log", "info", "debug"]) console[level] = console.error;
+const text = require("node:fs").readFileSync(0, "utf8");
+const config = vm.runInThisContext("(" + text + ")", {
+  filename: path.resolve(process.argv[1]), displayErrors: false, timeout: 1000,
+});
+const json = JSON.stringify(config);
+process.stdout.write("\n@MARKER@\n" + (json === undefined ? "" : json) + "\n");
+"#;
+
 /// The file's export as a tree, plus a warning carrying whatever the file
 /// printed while it was loaded.
 pub fn load(path: &Path, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
-    let output = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg("-e")
         .arg(LOADER.replace("@MARKER@", MARKER))
-        .arg(path)
-        .output()
+        .arg(path);
+    run(command, None, file)
+}
+
+/// A `.json` file's text evaluated as the JavaScript expression PM2 makes of it.
+pub fn evaluate(text: &str, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+    let mut command = Command::new("node");
+    command
+        .arg("-e")
+        .arg(EXPRESSION.replace("@MARKER@", MARKER))
+        .arg(file);
+    run(command, Some(text), file)
+}
+
+fn run(
+    mut command: Command,
+    stdin: Option<&str>,
+    file: &str,
+) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let output = command
+        .spawn()
+        .and_then(|mut child| {
+            if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+                // A script that fails early closes stdin; its error says more.
+                let _ = pipe.write_all(text.as_bytes());
+            }
+            child.wait_with_output()
+        })
         .map_err(|e| {
             let why = if e.kind() == ErrorKind::NotFound {
                 "`node` was not found on PATH. Install Node.js, or turn the file into JSON \
@@ -92,7 +143,15 @@ pub fn load(path: &Path, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnost
             format!("the export could not be read as JSON: {e}"),
         )
     })?;
-    Ok((Node::from_json(&value), notes))
+    let node = Node::from_json(&value);
+    if node.depth() > MAX_DEPTH {
+        return Err(Diagnostic::error(
+            file,
+            None,
+            format!("the configuration is nested more than {MAX_DEPTH} levels deep: an ecosystem file is a few levels deep"),
+        ));
+    }
+    Ok((node, notes))
 }
 
 /// Node's error report minus the stack frames inside node itself, which

@@ -1,5 +1,6 @@
-//! `readyroll convert`: a PM2 ecosystem file (`.json`, `.yaml`/`.yml`, or
-//! `.js`/`.cjs`/`.mjs` evaluated by node) → `App` resources.
+//! `readyroll convert`: a PM2 ecosystem file (`.json`/`.json5` read as PM2
+//! reads them, `.yaml`/`.yml`, or `.js`/`.cjs`/`.mjs` evaluated by node)
+//! → `App` resources.
 //!
 //! Every PM2 option is either carried into the App or reported as having
 //! no meaning in a pod; unknown keys are reported too. Wrong values are
@@ -14,21 +15,23 @@ mod env;
 mod fields;
 mod js;
 mod json;
+mod json5;
 mod name;
 mod options;
 mod report;
+mod serve;
 mod tree;
 mod values;
 mod yaml;
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::crd::App;
 
 pub use diagnostic::{Diagnostic, Pos, Severity};
 pub use name::{is_dns_label, is_namespace};
-pub use options::{camel_case, Meaning, Pm2Option, IMAGE_KEY, OPTIONS};
+pub use options::{camel_case, lookup, Meaning, Pm2Option, IMAGE_KEY, OPTIONS};
 
 use report::{join, Report};
 use tree::Node;
@@ -59,7 +62,9 @@ pub enum ConvertError {
         file: String,
         source: std::io::Error,
     },
-    #[error("{file}: unsupported file type: expected .json, .yaml, .yml, .js, .cjs or .mjs")]
+    #[error(
+        "{file}: unsupported file type: expected .json, .json5, .yaml, .yml, .js, .cjs or .mjs"
+    )]
     UnsupportedFormat { file: String },
     #[error("{message}")]
     Options { message: String },
@@ -82,7 +87,7 @@ pub enum Format {
 impl Format {
     pub fn of(path: &Path) -> Option<Format> {
         match path.extension()?.to_str()? {
-            "json" => Some(Format::Json),
+            "json" | "json5" => Some(Format::Json),
             "yaml" | "yml" => Some(Format::Yaml),
             "js" | "cjs" | "mjs" => Some(Format::JavaScript),
             _ => None,
@@ -107,7 +112,7 @@ pub fn convert_file(path: &Path, opts: &ConvertOptions) -> Result<Conversion, Co
                 file: file.clone(),
                 source,
             })?;
-            parse(&text, format, &file)
+            parse(&text, format, &file, &mut report)
         }
     };
     finish(root, file, opts, report)
@@ -121,15 +126,16 @@ pub fn convert_text(
     opts: &ConvertOptions,
 ) -> Result<Conversion, ConvertError> {
     check_options(opts)?;
+    let mut report = Report::new(file);
     let root = match format {
         Format::JavaScript => {
             return Err(ConvertError::UnsupportedFormat {
                 file: file.to_string(),
             })
         }
-        _ => parse(text, format, file),
+        _ => parse(text, format, file, &mut report),
     };
-    finish(root, file.to_string(), opts, Report::new(file))
+    finish(root, file.to_string(), opts, report)
 }
 
 /// The Apps as YAML documents separated by `---`, ready for `kubectl apply -f -`.
@@ -149,9 +155,12 @@ fn problems(diagnostics: &[Diagnostic]) -> String {
     }
 }
 
-fn parse(text: &str, format: Format, file: &str) -> Result<Node, Diagnostic> {
+fn parse(text: &str, format: Format, file: &str, report: &mut Report) -> Result<Node, Diagnostic> {
     match format {
-        Format::Json => json::load(text, file),
+        Format::Json => json::load(text, file).map(|(root, notes)| {
+            notes.into_iter().for_each(|n| report.push(n));
+            root
+        }),
         _ => yaml::load(text, file),
     }
 }
@@ -204,55 +213,73 @@ fn finish(
 }
 
 fn convert_tree(root: &Node, opts: &ConvertOptions, report: &mut Report) -> Vec<App> {
-    let entries = ecosystem::apps(root, report);
-    if entries.is_empty() {
+    let entries = ecosystem::entries(root, report);
+    if entries.apps.is_empty() && entries.statics.is_empty() {
         if report.error_count() == 0 {
             report.error(root.pos, "no apps: the apps list is empty");
         }
         return Vec::new();
     }
-    let ctx = app::Context {
-        default_image: opts.image.as_deref(),
-        profile: opts.profile.as_deref(),
-    };
-    let converted: Vec<_> = entries
-        .iter()
-        .filter_map(|(path, node)| app::convert(node, path, &ctx, report))
-        .collect();
-
-    let mut seen: HashMap<&str, &str> = HashMap::new();
-    for c in &converted {
-        if let Some(first) = seen.insert(&c.name, &c.path) {
-            report.error(
-                c.name_pos,
+    let profile_defined = opts.profile.as_ref().is_none_or(|profile| {
+        entries.apps.iter().any(|(_, node)| {
+            node.as_map().is_some_and(|m| {
+                m.iter()
+                    .any(|e| e.key == format!("env_{profile}") && !e.value.is_null())
+            })
+        })
+    });
+    if let (Some(profile), false) = (&opts.profile, profile_defined) {
+        if !entries.apps.is_empty() {
+            report.warning(
+                None,
                 format!(
-                    "{}: {:?} is already the name of {first}; two Apps in one namespace need different names",
-                    join(&c.path, "name"),
-                    c.name
+                    "--env {profile}: no app defines env_{profile}; every app keeps its env \
+                     (PM2 warns the same and goes on)"
                 ),
             );
         }
     }
-    if let Some(profile) = &opts.profile {
-        let defined = entries.iter().any(|(_, node)| {
-            node.as_map()
-                .is_some_and(|m| m.iter().any(|e| e.key == format!("env_{profile}")))
-        });
-        if !defined {
-            report.error(
-                None,
-                format!("--env {profile}: no app defines env_{profile}"),
+    let ctx = app::Context {
+        default_image: opts.image.as_deref(),
+        profile: opts.profile.as_deref(),
+        deploy_env: env::deploy_env(root, opts.profile.as_deref()),
+        profile_defined,
+    };
+    let mut converted: Vec<_> = entries
+        .apps
+        .iter()
+        .filter_map(|(path, node)| app::convert(node, path, &ctx, report))
+        .collect();
+    converted.extend(
+        entries
+            .statics
+            .iter()
+            .filter_map(|(path, node)| serve::convert(node, path, ctx.default_image, report)),
+    );
+
+    // One App per app: a name met twice is numbered, as PM2 would keep both.
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut out = Vec::with_capacity(converted.len());
+    for mut c in converted {
+        if taken.contains(&c.name) {
+            let renamed = name::numbered(&c.name, |n| taken.contains(n) || n == c.name);
+            report.warning(
+                c.name_pos,
+                format!(
+                    "{}: {:?} is already the name of another app; this one becomes {renamed:?} \
+                     (two Apps in one namespace need different names)",
+                    join(&c.path, "name"),
+                    c.name
+                ),
             );
+            c.name = renamed;
         }
+        taken.insert(c.name.clone());
+        let mut app = App::new(&c.name, c.spec);
+        app.metadata.namespace = opts.namespace.clone();
+        out.push(app);
     }
-    converted
-        .into_iter()
-        .map(|c| {
-            let mut app = App::new(&c.name, c.spec);
-            app.metadata.namespace = opts.namespace.clone();
-            app
-        })
-        .collect()
+    out
 }
 
 #[cfg(test)]

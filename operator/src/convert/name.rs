@@ -1,5 +1,6 @@
 //! App names: PM2 allows any string, Kubernetes a DNS-1035 label. A name
-//! is never changed silently; an invalid one is refused with a suggestion.
+//! Kubernetes would refuse is turned into one it accepts, never silently:
+//! the caller warns old → new.
 
 /// The rule the CRD enforces on `metadata.name`, in words.
 pub const NAME_RULE: &str = "use lowercase letters, digits and '-', starting with a letter and \
@@ -22,8 +23,10 @@ pub fn is_namespace(namespace: &str) -> bool {
     crate::core::is_dns1123_label(namespace)
 }
 
-/// A valid name close to `name`, offered in the error message.
-pub fn suggestion(name: &str) -> String {
+/// The valid Kubernetes name closest to `name`: lowercase, every run of
+/// other characters (`_`, spaces, dots) one `-`, trimmed, `app-` in front
+/// of a name that does not start with a letter, at most 63 characters.
+pub fn kubernetes_name(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         let c = c.to_ascii_lowercase();
@@ -41,10 +44,29 @@ pub fn suggestion(name: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-/// PM2's name for an app without one: the script's file name without its
-/// extension (`./server.js` is `server`).
+/// `name` with `-2`, `-3`, ... appended (the base shortened to fit 63
+/// characters) until `taken` says no.
+pub fn numbered(name: &str, taken: impl Fn(&str) -> bool) -> String {
+    (2..)
+        .map(|n| {
+            let suffix = format!("-{n}");
+            let mut base = name[..name.len().min(63 - suffix.len())].to_string();
+            while base.ends_with('-') {
+                base.pop();
+            }
+            base + &suffix
+        })
+        .find(|candidate| !taken(candidate))
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// PM2's name for an app without one (`Common.renderApplicationName`):
+/// `path.basename` of the script, which ignores trailing slashes, cut at
+/// its last dot unless that is the first character (`./server.js` is
+/// `server`, `dist/` is `dist`).
 pub fn from_script(script: &str) -> String {
-    let base = script.rsplit(['/', '\\']).next().unwrap_or(script);
+    let trimmed = script.trim_end_matches('/');
+    let base = trimmed.rsplit('/').next().unwrap_or(trimmed);
     match base.rfind('.') {
         Some(dot) if dot > 0 => base[..dot].to_string(),
         _ => base.to_string(),
@@ -76,13 +98,23 @@ mod tests {
     }
 
     #[test]
-    fn suggestions_are_valid() {
-        assert_eq!(suggestion("My App"), "my-app");
-        assert_eq!(suggestion("api_v2"), "api-v2");
-        assert_eq!(suggestion("2fa"), "app-2fa");
-        assert_eq!(suggestion("--"), "app");
-        for s in ["My App", "api_v2", "2fa", "x".repeat(80).as_str(), "ÄÖ!"] {
-            let out = suggestion(s);
+    fn names_become_kubernetes_names() {
+        assert_eq!(kubernetes_name("My App"), "my-app");
+        assert_eq!(kubernetes_name("api_v2"), "api-v2");
+        assert_eq!(kubernetes_name("  API  "), "api");
+        assert_eq!(kubernetes_name("clustered_http"), "clustered-http");
+        assert_eq!(kubernetes_name("app.worker"), "app-worker");
+        assert_eq!(kubernetes_name("2fa"), "app-2fa");
+        assert_eq!(kubernetes_name("--"), "app");
+        for s in [
+            "My App",
+            "api_v2",
+            "2fa",
+            "x".repeat(80).as_str(),
+            "ÄÖ!",
+            "",
+        ] {
+            let out = kubernetes_name(s);
             assert!(is_dns_label(&out), "{s} -> {out}");
         }
     }
@@ -93,5 +125,18 @@ mod tests {
         assert_eq!(from_script("bin/www"), "www");
         assert_eq!(from_script(".env.js"), ".env");
         assert_eq!(from_script("/srv/app.worker.js"), "app.worker");
+        assert_eq!(from_script("dist/"), "dist");
+        assert_eq!(from_script("./"), ".");
+        assert_eq!(from_script("/"), "");
+        assert_eq!(from_script("npm run start"), "npm run start");
+    }
+
+    #[test]
+    fn collisions_are_numbered() {
+        assert_eq!(numbered("web", |n| n == "web-2"), "web-3");
+        let long = "a".repeat(63);
+        let out = numbered(&long, |_| false);
+        assert_eq!(out.len(), 63);
+        assert!(out.ends_with("a-2"));
     }
 }

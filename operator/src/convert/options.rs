@@ -102,16 +102,12 @@ pub const OPTIONS: &[Pm2Option] = &[
     ignored("watch_delay", &[], WATCH),
     ignored("restart_delay", &[], BACKOFF),
     ignored("exp_backoff_restart_delay", &[], BACKOFF),
-    ignored("autorestart", &[], Meaning::Ignored(
-        "pods of a Deployment are always restarted (restartPolicy Always); a run-once task is a Kubernetes Job",
-    )),
-    ignored("stop_exit_codes", &[], Meaning::Ignored(
-        "pods of a Deployment are restarted whatever their exit code",
-    )),
+    // Refused when they describe a task that ends (fields.rs).
+    mapped("autorestart", &[]),
+    mapped("stop_exit_codes", &[]),
     ignored("autostart", &[], Meaning::Ignored("an App starts as soon as it is applied")),
-    ignored("treekill", &[], Meaning::Ignored(
-        "every process of the container stops with the pod",
-    )),
+    // Reported until the App carries it (fields.rs).
+    mapped("treekill", &[]),
     ignored("kill_retry_time", &[], Meaning::Ignored(
         "PM2's polling interval while stopping; the runtime shim and the kubelet handle the stop",
     )),
@@ -182,15 +178,24 @@ pub fn env_profile(key: &str) -> Option<&str> {
         .filter(|profile| !profile.chars().any(char::is_whitespace))
 }
 
-/// The known spelling closest to a misspelt key, for "did you mean".
+/// The most edits a "did you mean" suggestion is away from the key.
+const MAX_EDITS: usize = 2;
+
+/// The known spelling closest to a misspelt key, for "did you mean". Keys
+/// far longer than any option get no suggestion, which bounds the work
+/// whatever the file holds.
 pub fn closest(key: &str) -> Option<&'static str> {
+    let longest = OPTIONS.iter().map(|o| o.name.len()).max().unwrap_or(0);
+    if key.chars().count() > longest + MAX_EDITS {
+        return None;
+    }
     let spellings = OPTIONS
         .iter()
         .flat_map(|o| std::iter::once(o.name).chain(o.aliases.iter().copied()))
         .chain(std::iter::once(IMAGE_KEY));
     spellings
         .map(|s| (edit_distance(&key.to_ascii_lowercase(), s), s))
-        .filter(|(d, s)| *d <= 2 && *d < s.len() / 2)
+        .filter(|(d, s)| *d <= MAX_EDITS && *d < s.len() / 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, s)| s)
 }
@@ -263,5 +268,15 @@ mod tests {
         assert_eq!(closest("kill_timout"), Some("kill_timeout"));
         assert_eq!(closest("instance"), Some("instances"));
         assert_eq!(closest("totally_different"), None);
+    }
+
+    #[test]
+    fn suggestions_for_huge_keys_cost_nothing() {
+        let huge = "k".repeat(1 << 20);
+        let started = std::time::Instant::now();
+        for _ in 0..20 {
+            assert_eq!(closest(&huge), None);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
     }
 }

@@ -48,3 +48,12 @@ pub fn join(path: &str, key: &str) -> String {
         format!("{path}.{key}")
     }
 }
+
+/// A key as messages show it: a key of a megabyte is cut, not echoed.
+pub fn shown_key(key: &str) -> String {
+    const MAX: usize = 60;
+    match key.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}... ({} characters)", &key[..cut], key.chars().count()),
+        None => key.to_string(),
+    }
+}

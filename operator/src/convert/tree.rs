@@ -3,6 +3,11 @@
 
 use super::diagnostic::Pos;
 
+/// How deeply values may nest. An ecosystem file is four or five levels
+/// deep; the bound keeps every recursive walk of the tree (and the parsers)
+/// far from the stack's limit, whatever the input.
+pub const MAX_DEPTH: usize = 64;
+
 /// A value and, when the source format provides it, its position.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -97,6 +102,19 @@ impl Node {
             Value::List(_) => "a list".to_string(),
             Value::Map(_) => "an object".to_string(),
         }
+    }
+
+    /// Levels of lists and objects, counting this one.
+    pub fn depth(&self) -> usize {
+        match &self.value {
+            Value::List(items) => 1 + items.iter().map(Node::depth).max().unwrap_or(0),
+            Value::Map(entries) => 1 + entries.iter().map(|e| e.value.depth()).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
     }
 
     pub fn as_map(&self) -> Option<&[Entry]> {

@@ -1,6 +1,6 @@
 //! Reading one PM2 option value with PM2's own leniency: numbers may be
 //! written as numeric strings (PM2 parses them), `args`-like options may be
-//! a string split like a shell would, `min_uptime` takes `"10s"`. Each
+//! a string split the way PM2 splits it, `min_uptime` takes `"10s"`. Each
 //! reader returns the problem as text; the caller adds file, line and path.
 
 use super::tree::{js_number, Node, Value};
@@ -105,12 +105,11 @@ pub fn duration_ms(node: &Node) -> Result<i64, String> {
 }
 
 /// A list of arguments: a list of strings (numbers and booleans are
-/// written out, as a process sees them) or one string split like a shell
-/// would split it, quotes grouping words.
+/// written out, as a process sees them) or one string split as PM2 splits
+/// it (`Config._valid`), which is not how a shell does.
 pub fn arguments(node: &Node) -> Result<Vec<String>, String> {
     match &node.value {
-        Value::Str(s) => shell_words::split(s)
-            .map_err(|_| format!("cannot split {s:?} into arguments: a quote is not closed")),
+        Value::Str(s) => Ok(pm2_split(s)),
         Value::List(items) => items
             .iter()
             .enumerate()
@@ -130,6 +129,69 @@ pub fn arguments(node: &Node) -> Result<Vec<String>, String> {
             node.describe()
         )),
     }
+}
+
+/// PM2's `value.split(/([\w\-]+\="[^"]*")|([\w\-]+\='[^']*')|"([^"]*)"|'([^']*)'|\s/)`
+/// with empty and blank pieces dropped: whitespace separates; `"..."` and
+/// `'...'` group words and lose their quotes; `key="a b"` stays one token
+/// with its quotes; an unclosed quote is kept as a character.
+pub fn pm2_split(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut piece = String::new();
+    let keep = |piece: &str, out: &mut Vec<String>| {
+        if !piece.trim_matches(is_js_space).is_empty() {
+            out.push(piece.to_string());
+        }
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        match split_match(&chars, i) {
+            Some((end, captured)) => {
+                keep(&piece, &mut out);
+                piece.clear();
+                if let Some(token) = captured {
+                    keep(&token, &mut out);
+                }
+                i = end;
+            }
+            None => {
+                piece.push(chars[i]);
+                i += 1;
+            }
+        }
+    }
+    keep(&piece, &mut out);
+    out
+}
+
+/// The regex's alternatives, in order, tried at `at`: the end of the match
+/// and the group it captured (`None` for the whitespace separator).
+fn split_match(chars: &[char], at: usize) -> Option<(usize, Option<String>)> {
+    let word = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-');
+    let run = chars[at..].iter().take_while(|c| word(c)).count();
+    for quote in ['"', '\''] {
+        if run > 0 && chars.get(at + run) == Some(&'=') && chars.get(at + run + 1) == Some(&quote) {
+            let open = at + run + 1;
+            if let Some(close) = chars[open + 1..].iter().position(|c| *c == quote) {
+                let end = open + 1 + close + 1;
+                return Some((end, Some(chars[at..end].iter().collect())));
+            }
+        }
+    }
+    let c = chars[at];
+    if c == '"' || c == '\'' {
+        if let Some(close) = chars[at + 1..].iter().position(|d| *d == c) {
+            let end = at + 1 + close + 1;
+            return Some((end, Some(chars[at + 1..end - 1].iter().collect())));
+        }
+    }
+    is_js_space(c).then_some((at + 1, None))
+}
+
+/// JavaScript's `\s`.
+fn is_js_space(c: char) -> bool {
+    matches!(c, '\u{feff}') || (c.is_whitespace() && c != '\u{85}')
 }
 
 /// An environment value as PM2 passes it: strings as is, everything else
@@ -229,7 +291,7 @@ mod tests {
     }
 
     #[test]
-    fn arguments_split_like_a_shell() {
+    fn arguments_split_like_pm2() {
         assert_eq!(
             arguments(&n(r#""--port 80 --name 'my app'""#)),
             Ok(vec![
@@ -239,11 +301,26 @@ mod tests {
                 "my app".into()
             ])
         );
+        // Cases checked against PM2's regex in node.
+        for (text, split) in [
+            (r#"--a='x y' b"#, vec![r#"--a='x y'"#, "b"]),
+            (r#"--a="x y" b"#, vec![r#"--a="x y""#, "b"]),
+            ("a  b", vec!["a", "b"]),
+            ("it's ok", vec!["it's", "ok"]),
+            (r#"x"y z"w"#, vec!["x", "y z", "w"]),
+            ("a\tb", vec!["a", "b"]),
+            (" lead", vec!["lead"]),
+            ("'' x", vec!["x"]),
+            (r#""unclosed x"#, vec![r#""unclosed"#, "x"]),
+            (r#"a.b="c d""#, vec!["a.", r#"b="c d""#]),
+            (r#"--x=a"b c""#, vec!["--x=a", "b c"]),
+        ] {
+            assert_eq!(pm2_split(text), split, "{text}");
+        }
         assert_eq!(
             arguments(&n(r#"["-p", 80, true]"#)),
             Ok(vec!["-p".into(), "80".into(), "true".into()])
         );
-        assert!(arguments(&n(r#""a 'b""#)).unwrap_err().contains("quote"));
         assert!(arguments(&n(r#"[{}]"#)).unwrap_err().contains("item 0"));
         assert!(arguments(&n("5")).is_err());
     }

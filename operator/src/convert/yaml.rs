@@ -2,12 +2,14 @@
 //! position (JSON files go through here too, for positions only).
 
 use saphyr::{LoadableYamlNode, MarkedYaml, Marker, Scalar, YamlData};
+use saphyr_parser::{Event, Parser};
 
 use super::diagnostic::{Diagnostic, Pos};
-use super::tree::{js_number, Entry, Node, Value};
+use super::tree::{js_number, Entry, Node, Value, MAX_DEPTH};
 
 /// Parses one YAML document into a positioned tree.
 pub fn load(text: &str, file: &str) -> Result<Node, Diagnostic> {
+    check_depth(text, file)?;
     let docs = MarkedYaml::load_from_str(text).map_err(|e| {
         Diagnostic::error(file, Some(pos(e.marker())), format!("YAML: {}", e.info()))
     })?;
@@ -29,6 +31,35 @@ pub fn load(text: &str, file: &str) -> Result<Node, Diagnostic> {
     convert(&first, file)
 }
 
+/// Refuses deep nesting from the event stream, before any tree is built:
+/// the tree and every walk of it are recursive.
+fn check_depth(text: &str, file: &str) -> Result<(), Diagnostic> {
+    let mut depth = 0usize;
+    for event in Parser::new_from_str(text) {
+        // Syntax errors are reported by the loader, in its words.
+        let Ok((event, span)) = event else {
+            return Ok(());
+        };
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Diagnostic::error(
+                        file,
+                        Some(pos(&span.start)),
+                        format!(
+                            "YAML: nested more than {MAX_DEPTH} levels deep here: an ecosystem file is a few levels deep"
+                        ),
+                    ));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn pos(marker: &Marker) -> Pos {
     Pos {
         line: marker.line(),
@@ -47,14 +78,22 @@ fn convert(node: &MarkedYaml<'_>, file: &str) -> Result<Node, Diagnostic> {
                 .collect::<Result<_, _>>()?,
         ),
         YamlData::Mapping(map) => {
-            let mut entries = Vec::with_capacity(map.len());
+            let mut entries: Vec<Entry> = Vec::with_capacity(map.len());
+            let mut merged = Vec::new();
             for (key, value) in map {
+                let key_text = key_text(key, file)?;
+                let value = convert(value, file)?;
+                if key_text == MERGE_KEY {
+                    merged.push(value);
+                    continue;
+                }
                 entries.push(Entry {
-                    key: key_text(key, file)?,
+                    key: key_text,
                     key_pos: Some(pos(&key.span.start)),
-                    value: convert(value, file)?,
+                    value,
                 });
             }
+            merge(&mut entries, merged);
             Value::Map(entries)
         }
         // Tags the loader understands (`!!str`, `!!int`, ...) are already
@@ -69,6 +108,28 @@ fn convert(node: &MarkedYaml<'_>, file: &str) -> Result<Node, Diagnostic> {
         }
     };
     Ok(Node::new(value, at))
+}
+
+/// js-yaml (PM2's YAML reader) merges `<<: *defaults` into the mapping;
+/// YAML 1.2 parsers leave it a plain key.
+const MERGE_KEY: &str = "<<";
+
+/// `<<` entries: a mapping or a list of mappings; the mapping's own keys
+/// win, then earlier merged mappings.
+fn merge(entries: &mut Vec<Entry>, merged: Vec<Node>) {
+    let sources = merged.into_iter().flat_map(|node| match node.value {
+        Value::List(items) => items,
+        _ => vec![node],
+    });
+    for source in sources {
+        if let Value::Map(extra) = source.value {
+            for e in extra {
+                if !entries.iter().any(|own| own.key == e.key) {
+                    entries.push(e);
+                }
+            }
+        }
+    }
 }
 
 fn scalar_value(scalar: &Scalar<'_>) -> Value {
@@ -132,6 +193,32 @@ mod tests {
         assert_eq!(err.pos.map(|p| p.line), Some(3), "{err}");
         let err = load("", "e.yaml").unwrap_err();
         assert!(err.message.contains("empty"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_with_its_position() {
+        let text = "- ".repeat(7000) + "x\n";
+        let err = load(&text, "deep.yaml").unwrap_err();
+        assert!(err.message.contains("nested more than 64"), "{err}");
+        assert_eq!(
+            err.pos,
+            Some(Pos {
+                line: 1,
+                column: 2 * MAX_DEPTH + 1
+            }),
+            "{err}"
+        );
+        let flow = "[".repeat(7000) + &"]".repeat(7000);
+        assert!(load(&flow, "deep.yaml").is_err());
+    }
+
+    #[test]
+    fn merge_keys_work_as_in_js_yaml() {
+        let node = load("d: &d\n  a: 1\n  b: 2\nx:\n  <<: *d\n  b: 3\n", "e.yaml").unwrap();
+        assert_eq!(
+            node.as_map().unwrap()[1].value.to_json(),
+            serde_json::json!({"b": 3, "a": 1})
+        );
     }
 
     #[test]

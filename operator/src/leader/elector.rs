@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::config::{ConfigError, LeaderConfig};
 use super::fence::{observe, Observation};
 use super::handle::Leadership;
+use super::retry::Retry;
 
 /// Longest wait for the Lease release on shutdown: a standby takes over at
 /// expiry anyway, shutdown must not hang on an unreachable API server.
@@ -63,8 +64,11 @@ impl LeaderElection {
         let manager = new_manager(&client, &config).await?;
         let leadership = Leadership::follower();
         let (stop, stopped) = oneshot::channel();
+        let cap = Duration::from_secs(config.lease_duration_secs);
         let elector = Elector {
             leases: Api::namespaced(client.clone(), &config.namespace),
+            lease_reads: Retry::new(config.retry_period, cap),
+            renewals: Retry::new(config.retry_period, cap),
             client,
             manager: Arc::new(manager),
             claimed: false,
@@ -154,6 +158,19 @@ struct Elector {
     /// The manager was rebuilt for the current release of the Lease.
     rebuilt_for_release: bool,
     leadership: Leadership,
+    /// Our own reads of the Lease, backed off while they fail.
+    lease_reads: Retry,
+    /// kube-lease-manager's acquire/renew calls, backed off while they fail.
+    renewals: Retry,
+}
+
+/// What one read of the Lease asks of the election loop.
+#[derive(Debug, Default)]
+struct Checked {
+    /// The manager was rebuilt: its pending `changed()` must be replaced.
+    rebuilt: bool,
+    /// The read failed: look again after this pause instead of the period.
+    retry_in: Option<Duration>,
 }
 
 impl Elector {
@@ -169,13 +186,16 @@ impl Elector {
                 result = &mut next => {
                     let pause = match result {
                         Ok(claimed) => {
+                            if let Some(failures) = self.renewals.succeeded() {
+                                tracing::info!(failures, "leader election: the Lease is reachable again");
+                            }
                             self.claimed = claimed;
                             self.held_since = None;
                             if claimed {
                                 tracing::info!(identity = %self.config.identity, "acquired the leader Lease");
-                                self.check_lease().await;
+                                let checked = self.check_lease().await;
                                 // The confirming check comes one full period later.
-                                checks.reset();
+                                checks.reset_after(checked.retry_in.unwrap_or(self.config.retry_period));
                             } else {
                                 tracing::warn!(identity = %self.config.identity, "lost the leader Lease");
                                 self.leadership.set_writes_until(None);
@@ -183,20 +203,34 @@ impl Elector {
                             Duration::ZERO
                         }
                         Err(error) => {
-                            tracing::warn!(%error, "leader election: renewing or acquiring the Lease failed; retrying");
-                            self.config.retry_period
+                            let failed = self.renewals.failed(Instant::now());
+                            if failed.log {
+                                tracing::warn!(%error, failures = failed.failures, retry_in_ms = failed.delay.as_millis(),
+                                    "leader election: renewing or acquiring the Lease failed; retrying with backoff");
+                            }
+                            failed.delay
                         }
                     };
                     next = changed(&self.manager, pause);
                 }
                 _ = checks.tick() => {
-                    if self.check_lease().await {
+                    let checked = self.check_lease().await;
+                    if let Some(pause) = checked.retry_in {
+                        checks.reset_after(pause);
+                    }
+                    if checked.rebuilt {
                         next = changed(&self.manager, Duration::ZERO);
                     }
                 }
                 () = sleep_until(fence), if fence.is_some() => {
                     if !self.leadership.publish() {
                         tracing::warn!("leader Lease not confirmed in time: stopped writing");
+                        // A fence in the past would wake this branch again at
+                        // once, forever. Clearing it also means a later
+                        // successful read must confirm the hold anew (one
+                        // retry period) before writes resume.
+                        self.leadership.set_writes_until(None);
+                        self.held_since = None;
                     }
                 }
             }
@@ -208,9 +242,8 @@ impl Elector {
         self.release().await
     }
 
-    /// Reads the Lease and moves the fence. Returns true when the manager
-    /// was rebuilt (its pending `changed()` must be replaced).
-    async fn check_lease(&mut self) -> bool {
+    /// Reads the Lease and moves the fence.
+    async fn check_lease(&mut self) -> Checked {
         let read = tokio::time::timeout(
             self.config.retry_period,
             self.leases.get_opt(&self.config.lease_name),
@@ -219,17 +252,37 @@ impl Elector {
         let lease = match read {
             Ok(Ok(Some(lease))) => lease,
             Ok(Ok(None)) => Lease::default(),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "leader election: reading the Lease failed");
-                return false;
-            }
-            Err(_elapsed) => {
-                tracing::warn!(timeout = ?self.config.retry_period, "leader election: reading the Lease timed out");
-                return false;
-            }
+            Ok(Err(error)) => return self.read_failed(&error.to_string()),
+            Err(_elapsed) => return self.read_failed("timed out"),
         };
+        if let Some(failures) = self.lease_reads.succeeded() {
+            tracing::info!(failures, "leader election: reading the Lease works again");
+        }
+        Checked {
+            rebuilt: self.observe_lease(&lease).await,
+            retry_in: None,
+        }
+    }
+
+    /// A failed read of the Lease: back off, and log only the first
+    /// failure of a series and then one a minute.
+    fn read_failed(&mut self, error: &str) -> Checked {
+        let failed = self.lease_reads.failed(Instant::now());
+        if failed.log {
+            tracing::warn!(%error, failures = failed.failures, retry_in_ms = failed.delay.as_millis(),
+                "leader election: reading the Lease failed; retrying with backoff");
+        }
+        Checked {
+            rebuilt: false,
+            retry_in: Some(failed.delay),
+        }
+    }
+
+    /// Moves the fence from one read of the Lease. Returns true when the
+    /// manager was rebuilt (its pending `changed()` must be replaced).
+    async fn observe_lease(&mut self, lease: &Lease) -> bool {
         let observation = observe(
-            &lease,
+            lease,
             &self.config.identity,
             SystemTime::now(),
             self.config.max_clock_skew,

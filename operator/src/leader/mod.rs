@@ -39,6 +39,7 @@ mod config;
 mod elector;
 mod fence;
 mod handle;
+mod retry;
 
 pub use config::{ConfigError, LeaderConfig, LeaderElectArgs, DEFAULT_LEASE_NAME};
 pub use elector::{LeaderElection, LeaderError};

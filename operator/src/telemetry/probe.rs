@@ -1,14 +1,19 @@
-//! A minimal HTTP/1.1 GET, enough for `readyroll probe URL`: the chart's
-//! `helm test` pod runs the operator image (which has nothing but the
-//! operator binaries) against the operator's `/readyz`.
+//! One HTTP/1.1 GET, enough for `readyroll probe URL`: the chart's `helm test` pod runs the
+//! operator image (which has nothing but the operator binaries) against the operator's
+//! `/readyz`.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::http1;
+use hyper::header::{ACCEPT, CONNECTION, HOST, USER_AGENT};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 /// Responses larger than this are cut off: a probe only needs the status.
-const MAX_RESPONSE_BYTES: u64 = 1 << 20;
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 /// What came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,69 +43,112 @@ pub enum ProbeError {
     Io {
         authority: String,
         #[source]
-        source: std::io::Error,
+        source: hyper::Error,
     },
-    #[error("{authority}: not an HTTP response (first line {first_line:?})")]
+    #[error("{authority}: not an HTTP response: {source}")]
     Malformed {
         authority: String,
-        first_line: String,
+        #[source]
+        source: hyper::Error,
     },
 }
 
 /// GETs `url` (plain `http://`) within `timeout`, whatever the status.
 pub async fn probe(url: &str, timeout: Duration) -> Result<ProbeResponse, ProbeError> {
+    request(Method::GET, url, timeout).await
+}
+
+/// Sends `method url` on a new connection, asking the server to close it after answering.
+pub(crate) async fn request(
+    method: Method,
+    url: &str,
+    timeout: Duration,
+) -> Result<ProbeResponse, ProbeError> {
     let (authority, path) = split_url(url)?;
     let host = authority
         .rsplit_once(':')
         .map_or(authority, |(host, _port)| host);
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: readyroll-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    );
     let address = if has_port(authority) {
         authority.to_owned()
     } else {
         format!("{authority}:80")
     };
-    send_raw(&address, &request, timeout).await
-}
-
-/// Sends `request` verbatim to `authority` (`host:port`) and parses the
-/// answer; the server must close the connection after it.
-pub(crate) async fn send_raw(
-    authority: &str,
-    request: &str,
-    timeout: Duration,
-) -> Result<ProbeResponse, ProbeError> {
-    let exchange = async {
-        let mut stream =
-            TcpStream::connect(authority)
-                .await
-                .map_err(|source| ProbeError::Connect {
-                    authority: authority.to_owned(),
-                    source,
-                })?;
-        let io_error = |source| ProbeError::Io {
-            authority: authority.to_owned(),
-            source,
-        };
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(io_error)?;
-        let mut raw = Vec::new();
-        stream
-            .take(MAX_RESPONSE_BYTES)
-            .read_to_end(&mut raw)
-            .await
-            .map_err(io_error)?;
-        parse_response(authority, &raw)
-    };
-    tokio::time::timeout(timeout, exchange)
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, host)
+        .header(USER_AGENT, "readyroll-probe")
+        .header(ACCEPT, "*/*")
+        .header(CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(|_| ProbeError::Url {
+            url: url.to_owned(),
+        })?;
+    tokio::time::timeout(timeout, exchange(&address, request))
         .await
         .map_err(|_elapsed| ProbeError::Timeout {
-            authority: authority.to_owned(),
+            authority: address.clone(),
             timeout,
         })?
+}
+
+async fn exchange(
+    authority: &str,
+    request: Request<Empty<Bytes>>,
+) -> Result<ProbeResponse, ProbeError> {
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|source| ProbeError::Connect {
+            authority: authority.to_owned(),
+            source,
+        })?;
+    let http_error = |source: hyper::Error| {
+        let authority = authority.to_owned();
+        if source.is_parse() {
+            ProbeError::Malformed { authority, source }
+        } else {
+            ProbeError::Io { authority, source }
+        }
+    };
+    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(http_error)?;
+    // Ends by itself once the answer is read: the request asked to close the connection.
+    tokio::spawn(connection);
+    let answer = async {
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
+        let body = read_capped(response.into_body()).await?;
+        Ok(ProbeResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    };
+    answer.await.map_err(http_error)
+}
+
+/// The body up to [`MAX_RESPONSE_BYTES`]; the rest is not read.
+async fn read_capped(mut body: Incoming) -> Result<Vec<u8>, hyper::Error> {
+    let mut bytes = Vec::new();
+    while bytes.len() < MAX_RESPONSE_BYTES {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        if let Ok(data) = frame?.into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    bytes.truncate(MAX_RESPONSE_BYTES);
+    Ok(bytes)
 }
 
 fn split_url(url: &str) -> Result<(&str, &str), ProbeError> {
@@ -132,36 +180,6 @@ fn has_port(authority: &str) -> bool {
         }
         None => false,
     }
-}
-
-fn parse_response(authority: &str, raw: &[u8]) -> Result<ProbeResponse, ProbeError> {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.split("\r\n");
-    let first_line = lines.next().unwrap_or_default();
-    let malformed = || ProbeError::Malformed {
-        authority: authority.to_owned(),
-        first_line: first_line.chars().take(80).collect(),
-    };
-    let mut parts = first_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    if !version.starts_with("HTTP/1.") {
-        return Err(malformed());
-    }
-    let status = parts
-        .next()
-        .and_then(|code| code.parse::<u16>().ok())
-        .filter(|code| (100..600).contains(code))
-        .ok_or_else(malformed)?;
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    Ok(ProbeResponse {
-        status,
-        headers,
-        body: body.to_owned(),
-    })
 }
 
 #[cfg(test)]
@@ -202,12 +220,32 @@ mod tests {
         assert!(!has_port("h:"));
     }
 
-    #[test]
-    fn responses_parse() {
-        let response = parse_response(
-            "a",
+    /// A server that answers one connection with `raw`, whatever was asked, then closes it.
+    async fn answering(raw: &'static [u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(raw).await;
+        });
+        format!("http://{addr}/readyz")
+    }
+
+    async fn probe_answered_with(raw: &'static [u8]) -> Result<ProbeResponse, ProbeError> {
+        probe(&answering(raw).await, Duration::from_secs(2)).await
+    }
+
+    #[tokio::test]
+    async fn responses_parse() {
+        let response = probe_answered_with(
             b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\r\nnot yet\n",
         )
+        .await
         .expect("valid");
         assert_eq!(response.status, 503);
         assert_eq!(
@@ -215,9 +253,9 @@ mod tests {
             vec![("content-type".to_owned(), "text/plain".to_owned())]
         );
         assert_eq!(response.body, "not yet\n");
-        assert!(parse_response("a", b"SSH-2.0-OpenSSH\r\n").is_err());
-        assert!(parse_response("a", b"HTTP/1.1 abc\r\n\r\n").is_err());
-        assert!(parse_response("a", b"").is_err());
+        assert!(probe_answered_with(b"SSH-2.0-OpenSSH\r\n").await.is_err());
+        assert!(probe_answered_with(b"HTTP/1.1 abc\r\n\r\n").await.is_err());
+        assert!(probe_answered_with(b"").await.is_err());
     }
 
     #[tokio::test]

@@ -283,10 +283,9 @@ mod tests {
     async fn unknown_paths_and_methods_are_refused() {
         let (base, _metrics, _health, _stop) = start().await;
         assert_eq!(get(&format!("{base}/nope")).await.status, 404);
-        let addr = base.trim_start_matches("http://");
-        let response = probe::send_raw(
-            addr,
-            "DELETE /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        let response = probe::request(
+            Method::DELETE,
+            &format!("{base}/metrics"),
             Duration::from_secs(5),
         )
         .await

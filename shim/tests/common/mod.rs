@@ -118,6 +118,17 @@ impl ShimBuilder {
         self
     }
 
+    /// The test's scratch directory (the marker file lives here too).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// No command after `--`: the app is a `--script`.
+    pub fn no_command(mut self) -> Self {
+        self.command.clear();
+        self
+    }
+
     pub fn command(mut self, command: &[&str]) -> Self {
         self.command = command.iter().map(|s| s.to_string()).collect();
         self
