@@ -85,6 +85,7 @@ pub fn build(app: &App, nodes: &[Node], opts: &BuildOptions) -> Result<Desired, 
     let id = labels::Identity::of(app)?;
     let timings = timings::Timings::of(spec)?;
     cron::schedule(spec)?;
+    cron::time_zone(spec)?;
     let shim = shim::plan(spec, &opts.shim_image)?;
 
     let mut template = pod::pod_template(app, &id, &timings, shim.as_ref())?;
