@@ -3,7 +3,10 @@
 
 pub mod controller;
 pub mod convert;
-pub mod core;
-pub mod crd;
 pub mod leader;
 pub mod telemetry;
+
+/// The desired objects of an App (pure; lives in `readyroll-core`).
+pub use readyroll_core::build as core;
+/// The `App` custom resource (lives in `readyroll-core`).
+pub use readyroll_core::crd;

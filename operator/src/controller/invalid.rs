@@ -13,12 +13,12 @@ use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
 use super::apply::{apply_status, ensure_leader, FIELD_MANAGER};
-use super::conditions::{self, reason};
 use super::context::Context;
 use super::error::Error;
 use super::events::{self, Note};
-use super::status;
 use crate::crd::{App, AppStatus, CONDITION_DEGRADED};
+use readyroll_core::conditions::{self, reason};
+use readyroll_core::status;
 
 /// Reports a spec the core cannot build. The Event is only sent when the
 /// status did not already say the same for this generation.

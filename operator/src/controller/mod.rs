@@ -1,19 +1,16 @@
-//! The controller: thin I/O around the pure core. Each reconcile step lives
-//! in its own file: `cron` → `core::build` → `rollout` → `apply` → `events`
-//! → `status`, wired together in `reconcile` and started by `run`.
+//! The controller: thin I/O around the pure core (`readyroll-core`, which
+//! holds cron planning, the build, the rollout decision, status and event
+//! notes). Wired together in `reconcile`, written by `apply` and `events`,
+//! started by `run`.
 
 mod apply;
 mod args;
-mod conditions;
 mod context;
-mod cron;
 mod error;
 mod events;
 mod invalid;
 mod reconcile;
-mod rollout;
 mod run;
-mod status;
 mod synced;
 mod watches;
 
@@ -24,6 +21,6 @@ mod reconcile_tests;
 
 pub use apply::FIELD_MANAGER;
 pub use args::RunArgs;
-pub use conditions::reason;
 pub use error::Error;
+pub use readyroll_core::reason;
 pub use run::{run, ControllerConfig, CONTROLLER_NAME};

@@ -16,15 +16,15 @@ use tracing::{debug, info, instrument};
 
 use super::apply::{self, apply_or_remove, apply_status, template_of_revision, with_template};
 use super::context::Context;
-use super::cron;
 use super::error::Error;
 use super::events::{self, Note};
 use super::invalid;
-use super::rollout::{self, Decision, ObservedDeployment, RolloutInputs};
-use super::status::{self, StatusInputs};
 use super::watches::max_restarts;
 use crate::core::{self, REVISION_ANNOTATION};
 use crate::crd::{App, AppStatus};
+use readyroll_core::cron;
+use readyroll_core::rollout::{self, Decision, ObservedDeployment, RolloutInputs};
+use readyroll_core::status::{self, StatusInputs};
 
 /// Even without any change, every App is looked at this often, so a missed
 /// watch event can never leave it unattended for long.

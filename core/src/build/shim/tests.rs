@@ -3,7 +3,7 @@ use k8s_openapi::api::core::v1::{Volume, VolumeMount};
 use readyroll_shim_contract::ShimArgs;
 
 use super::*;
-use crate::core::testing::spec;
+use crate::build::testing::spec;
 use crate::crd::{Check, RuntimeShimSpec, TcpSocketCheck};
 
 const DEFAULT_IMAGE: &str = "readyroll/readyroll:0.1.0";
@@ -298,10 +298,10 @@ fn init_container_installs_the_binary_as_non_root() {
 
 /// The app container as `build` writes it.
 fn built_container(spec: AppSpec) -> k8s_openapi::api::core::v1::Container {
-    let opts = crate::core::BuildOptions {
+    let opts = crate::build::BuildOptions {
         shim_image: DEFAULT_IMAGE.into(),
     };
-    let desired = crate::core::build(&crate::core::testing::app(spec), &[], &opts).unwrap();
+    let desired = crate::build::build(&crate::build::testing::app(spec), &[], &opts).unwrap();
     let pod = desired.deployment.spec.unwrap().template.spec.unwrap();
     pod.containers.into_iter().next().unwrap()
 }
@@ -387,8 +387,8 @@ fn a_minimal_app_reaches_the_shim_with_pm2s_defaults() {
         args,
         ShimArgs {
             script: Some("server".into()),
-            // The pre-stop drain (5 s) and nothing to see: no readiness probe.
-            drain_ms: 5_000,
+            // The pre-stop drain (5 s), then the readiness probe's 1 s × 1.
+            drain_ms: 6_000,
             ..ShimArgs::default()
         }
     );

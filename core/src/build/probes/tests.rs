@@ -1,5 +1,5 @@
 use super::*;
-use crate::core::testing::spec;
+use crate::build::testing::spec;
 use crate::crd::{ExecCheck, HttpGetCheck, TcpSocketCheck};
 
 fn shim(probe_port: i32) -> Shim {

@@ -121,8 +121,8 @@ fn check_amounts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::testing::{quantities, spec};
-    
+    use crate::build::testing::{quantities, spec};
+
     fn with(
         requests: &[(&str, &str)],
         limits: &[(&str, &str)],

@@ -77,7 +77,7 @@ pub fn next_cron_restart(app: &App, after: Timestamp) -> Result<Option<Timestamp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::testing::{app, spec};
+    use crate::build::testing::{app, spec};
 
     fn with_cron(expression: Option<&str>) -> App {
         app(AppSpec {

@@ -32,11 +32,14 @@ impl MemorySize {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid());
         }
-        let n: u64 = digits.parse().map_err(|_| invalid())?;
+        let too_large =
+            || format!("{s:?} is too large a memory size (at most 1 PiB, e.g. \"1048576G\")");
+        // Only digits are left, so a failed parse is an overflow.
+        let n: u64 = digits.parse().map_err(|_| too_large())?;
         let bytes = n
             .checked_mul(multiplier)
             .filter(|&b| b <= MAX_MEMORY_BYTES)
-            .ok_or_else(|| format!("{s:?} is too large a memory size (at most 1 PiB, e.g. \"1048576G\")"))?;
+            .ok_or_else(too_large)?;
         if bytes == 0 {
             return Err(format!("{s:?} is zero: a memory limit must be positive"));
         }

@@ -102,6 +102,11 @@ pub fn build(app: &App, nodes: &[Node], opts: &BuildOptions) -> Result<Desired, 
     })
 }
 
+/// PM2 `listen_timeout` in milliseconds, defaults applied (0 means 3000).
+pub fn listen_timeout_ms(spec: &crate::crd::AppSpec) -> Result<i64, SpecError> {
+    Ok(timings::Timings::of(spec)?.listen_timeout_ms)
+}
+
 /// Restarts past which the App is Degraded (PM2 `max_restarts`, default 16).
 pub fn max_restarts(app: &App) -> i32 {
     defaults::max_restarts(&app.spec)

@@ -13,6 +13,12 @@ pub mod reason {
     pub const INSTANCES_AVAILABLE: &str = "InstancesAvailable";
     pub const INSTANCES_UNAVAILABLE: &str = "InstancesUnavailable";
     pub const AS_EXPECTED: &str = "AsExpected";
+    /// `Progressing`: a pod of the desired revision is not ready after
+    /// `listenTimeout` (see `slow_start`).
+    pub const SLOW_START: &str = "SlowStart";
+    /// Event: the runtime shim restarted the app for `maxMemoryRestart`
+    /// (see `memory_restart`).
+    pub const MEMORY_RESTART: &str = "MemoryRestart";
 }
 
 /// A condition as readyroll wants it; the transition time is filled in by

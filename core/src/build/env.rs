@@ -80,7 +80,7 @@ fn check_name(name: &str, field: impl Fn() -> String) -> Result<(), SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::testing::spec;
+    use crate::build::testing::spec;
     use k8s_openapi::api::core::v1::{EnvVarSource, SecretKeySelector};
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

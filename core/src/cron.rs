@@ -7,7 +7,7 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::core::{next_cron_restart, SpecError};
+use crate::build::{next_cron_restart, SpecError};
 use crate::crd::App;
 
 /// Where the schedule stands.

@@ -4,8 +4,8 @@ use k8s_openapi::api::core::v1::{
 };
 
 use super::*;
-use crate::core::scheduling::tolerates;
-use crate::core::testing::{app, node, quantities, spec, with_labels, with_taint};
+use crate::build::scheduling::tolerates;
+use crate::build::testing::{app, node, quantities, spec, with_labels, with_taint};
 
 fn per_cpu_app(instances: Instances, resources: Option<ResourceRequirements>) -> App {
     app(AppSpec {

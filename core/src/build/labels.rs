@@ -138,7 +138,7 @@ pub fn image_tag(image: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::testing::{app, spec};
+    use crate::build::testing::{app, spec};
     use crate::crd::AppSpec;
 
     #[test]

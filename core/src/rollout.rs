@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 
-use crate::core::REVISION_ANNOTATION;
+use crate::build::REVISION_ANNOTATION;
 
 /// Deployment condition reason set by the Deployment controller when a
 /// rollout made no progress within `progressDeadlineSeconds`.

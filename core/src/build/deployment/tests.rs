@@ -1,4 +1,4 @@
-use crate::core::testing::spec;
+use crate::build::testing::spec;
 use crate::crd::RolloutSpec;
 
 use super::*;

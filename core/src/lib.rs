@@ -1,0 +1,26 @@
+//! readyroll's pure core: the `App` resource and everything a reconcile
+//! decides, with no client, no runtime and no clock. The crate depends on
+//! Kubernetes types only, so the build, not a habit, keeps I/O out of it.
+//!
+//! - `crd`: the App custom resource (readyroll.dev/v1alpha1).
+//! - `build`: an App (plus the cluster's nodes) in, the desired Deployment,
+//!   Service and PodDisruptionBudget out.
+//! - `cron`: whether a scheduled rolling restart is due.
+//! - `rollout`: where the App's release stands and what template to run.
+//! - `status`, `conditions`: the App's status after a reconcile.
+//! - `notes`: the Events a reconcile produces.
+//! - `slow_start`, `memory_restart`: what the App's pods say about PM2's
+//!   `listen_timeout` and `max_memory_restart`.
+#![forbid(unsafe_code)]
+
+pub mod build;
+pub mod conditions;
+pub mod crd;
+pub mod cron;
+pub mod memory_restart;
+pub mod notes;
+pub mod rollout;
+pub mod slow_start;
+pub mod status;
+
+pub use conditions::reason;
