@@ -26,6 +26,24 @@ use super::status::AppStatus;
 /// every derived number (grace periods, deadlines) far from integer overflow.
 pub const MAX_DURATION_MS: i64 = 86_400_000;
 
+/// Most variables `env` and each profile may hold: bounds the cost of the
+/// name rule the API server evaluates.
+pub const MAX_ENV_VARS: u32 = 4096;
+/// Most `envProfiles`.
+pub const MAX_ENV_PROFILES: u32 = 64;
+
+fn env_profiles_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "maxProperties": MAX_ENV_PROFILES,
+        "additionalProperties": {
+            "type": "object",
+            "maxProperties": MAX_ENV_VARS,
+            "additionalProperties": { "type": "string" }
+        }
+    })
+}
+
 /// An application run the way PM2 runs it: replaced only after the new
 /// version is ready, stopped gracefully.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -211,6 +229,7 @@ pub struct AppSpec {
     /// restart, evaluated in `cronTimeZone`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(r"self.matches('^\\s*(0|@[a-zA-Z]+|\\S+(\\s+\\S+){4,5})\\s*$')").message("spec.cronRestart must be a cron expression of 5 fields (6 with seconds first), a nickname such as @daily, or \"0\" for none"))]
+    #[schemars(length(max = 256))]
     pub cron_restart: Option<String>,
 
     /// The time zone `cronRestart` is evaluated in: an IANA name such as
@@ -218,18 +237,22 @@ pub struct AppSpec {
     /// the host's local time, which a pod does not have.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(r"self.size() <= 64 && self.matches('^[A-Za-z][-+_/A-Za-z0-9]*$')").message("spec.cronTimeZone must be an IANA time zone name such as Europe/Paris or UTC"))]
+    #[schemars(length(max = 64))]
     pub cron_time_zone: Option<String>,
 
     // ---- Environment (PM2: env, env_<profile>) ----
-    /// PM2 `env`: environment variables of the app. Names are letters,
-    /// digits, `_`, `-` and `.`, not starting with a digit.
+    /// PM2 `env`: environment variables of the app (at most 4096). Names are
+    /// letters, digits, `_`, `-` and `.`, not starting with a digit.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = MAX_ENV_VARS))]
     #[x_kube(validation = Rule::new("self.all(name, name.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$'))").message("spec.env names must be letters, digits, '_', '-' or '.', not starting with a digit"))]
     pub env: BTreeMap<String, String>,
 
     /// PM2 `env_<profile>` blocks, keyed by profile name (`env_production`
-    /// becomes `envProfiles.production`).
+    /// becomes `envProfiles.production`): at most 64 profiles of at most
+    /// 4096 variables, names as in `env`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "env_profiles_schema")]
     #[x_kube(validation = Rule::new("self.all(profile, self[profile].all(name, name.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$')))").message("spec.envProfiles names must be letters, digits, '_', '-' or '.', not starting with a digit"))]
     pub env_profiles: BTreeMap<String, BTreeMap<String, String>>,
 
@@ -240,7 +263,6 @@ pub struct AppSpec {
     /// Extra Kubernetes environment entries, e.g. values from Secrets or
     /// ConfigMaps (`valueFrom`). They come after `env` and win on a clash.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(validation = Rule::new("self.all(e, e.name.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$'))").message("spec.extraEnv names must be letters, digits, '_', '-' or '.', not starting with a digit"))]
     pub extra_env: Vec<EnvVar>,
 
     /// Whole Secrets or ConfigMaps exposed as environment variables.
