@@ -34,15 +34,14 @@ pub fn memory_restart(pod: &Pod) -> Option<MemoryRestart> {
     let container = app_container(pod)?;
     let terminated = container.last_state.as_ref()?.terminated.as_ref()?;
     let message = terminated.message.as_deref()?;
-    (terminated.exit_code == MEMORY_RESTART_EXIT_CODE
-        && message.starts_with(MEMORY_RESTART_PREFIX))
-    .then(|| MemoryRestart {
-        pod: pod.metadata.name.clone().unwrap_or_default(),
-        pod_uid: pod.metadata.uid.clone(),
-        restart_count: container.restart_count,
-        finished_at: terminated.finished_at.as_ref().map(|t| t.0),
-        message: message.lines().next().unwrap_or(message).to_string(),
-    })
+    (terminated.exit_code == MEMORY_RESTART_EXIT_CODE && message.starts_with(MEMORY_RESTART_PREFIX))
+        .then(|| MemoryRestart {
+            pod: pod.metadata.name.clone().unwrap_or_default(),
+            pod_uid: pod.metadata.uid.clone(),
+            restart_count: container.restart_count,
+            finished_at: terminated.finished_at.as_ref().map(|t| t.0),
+            message: message.lines().next().unwrap_or(message).to_string(),
+        })
 }
 
 /// How many of `pods` had a memory restart as their app container's last
@@ -112,11 +111,27 @@ mod tests {
     #[test]
     fn exit_75_with_the_shims_message_is_a_memory_restart() {
         let cases = [
-            ("the shim's restart", pod("app", 3, 75, Some(SHIM_MESSAGE)), true),
-            ("exit 75, another message", pod("app", 3, 75, Some("bye")), false),
+            (
+                "the shim's restart",
+                pod("app", 3, 75, Some(SHIM_MESSAGE)),
+                true,
+            ),
+            (
+                "exit 75, another message",
+                pod("app", 3, 75, Some("bye")),
+                false,
+            ),
             ("exit 75, no message", pod("app", 3, 75, None), false),
-            ("the message, another exit", pod("app", 3, 137, Some(SHIM_MESSAGE)), false),
-            ("another container", pod("sidecar", 3, 75, Some(SHIM_MESSAGE)), false),
+            (
+                "the message, another exit",
+                pod("app", 3, 137, Some(SHIM_MESSAGE)),
+                false,
+            ),
+            (
+                "another container",
+                pod("sidecar", 3, 75, Some(SHIM_MESSAGE)),
+                false,
+            ),
         ];
         for (what, pod, expected) in cases {
             assert_eq!(memory_restart(&pod).is_some(), expected, "{what}");

@@ -58,7 +58,14 @@ pub fn slow_starts(
             if container.ready {
                 return None;
             }
-            let started_at = container.state.as_ref()?.running.as_ref()?.started_at.as_ref()?.0;
+            let started_at = container
+                .state
+                .as_ref()?
+                .running
+                .as_ref()?
+                .started_at
+                .as_ref()?
+                .0;
             let not_ready_for = Duration::try_from(now.duration_since(started_at)).ok()?;
             (not_ready_for > listen_timeout).then(|| SlowStart {
                 pod: pod.metadata.name.clone().unwrap_or_default(),
@@ -174,14 +181,47 @@ mod tests {
     fn only_unready_running_pods_of_the_revision_past_the_timeout() {
         let three = Duration::from_millis(3000);
         let cases: Vec<(&str, Pod, bool)> = vec![
-            ("8 s unready", pod("a", "new", false, State::Running("2026-01-01T12:00:02Z")), true),
-            ("just past", pod("b", "new", false, State::Running("2026-01-01T12:00:06.999Z")), true),
-            ("exactly the timeout", pod("c", "new", false, State::Running("2026-01-01T12:00:07Z")), false),
-            ("within the timeout", pod("d", "new", false, State::Running("2026-01-01T12:00:09Z")), false),
-            ("ready", pod("e", "new", true, State::Running("2026-01-01T11:00:00Z")), false),
-            ("old revision", pod("f", "old", false, State::Running("2026-01-01T11:00:00Z")), false),
+            (
+                "8 s unready",
+                pod("a", "new", false, State::Running("2026-01-01T12:00:02Z")),
+                true,
+            ),
+            (
+                "just past",
+                pod(
+                    "b",
+                    "new",
+                    false,
+                    State::Running("2026-01-01T12:00:06.999Z"),
+                ),
+                true,
+            ),
+            (
+                "exactly the timeout",
+                pod("c", "new", false, State::Running("2026-01-01T12:00:07Z")),
+                false,
+            ),
+            (
+                "within the timeout",
+                pod("d", "new", false, State::Running("2026-01-01T12:00:09Z")),
+                false,
+            ),
+            (
+                "ready",
+                pod("e", "new", true, State::Running("2026-01-01T11:00:00Z")),
+                false,
+            ),
+            (
+                "old revision",
+                pod("f", "old", false, State::Running("2026-01-01T11:00:00Z")),
+                false,
+            ),
             ("not running", pod("g", "new", false, State::Waiting), false),
-            ("started in the future", pod("h", "new", false, State::Running("2026-01-01T12:01:00Z")), false),
+            (
+                "started in the future",
+                pod("h", "new", false, State::Running("2026-01-01T12:01:00Z")),
+                false,
+            ),
         ];
         for (what, pod, slow) in cases {
             let got = names(std::slice::from_ref(&pod), three);
@@ -207,9 +247,24 @@ mod tests {
     #[test]
     fn sorted_with_how_long_and_a_message() {
         let pods = [
-            pod("web-b", "new", false, State::Running("2026-01-01T12:00:00Z")),
-            pod("web-a", "new", false, State::Running("2026-01-01T12:00:02Z")),
-            pod("web-c", "new", false, State::Running("2026-01-01T12:00:05Z")),
+            pod(
+                "web-b",
+                "new",
+                false,
+                State::Running("2026-01-01T12:00:00Z"),
+            ),
+            pod(
+                "web-a",
+                "new",
+                false,
+                State::Running("2026-01-01T12:00:02Z"),
+            ),
+            pod(
+                "web-c",
+                "new",
+                false,
+                State::Running("2026-01-01T12:00:05Z"),
+            ),
         ];
         let listen = Duration::from_millis(3000);
         let slow = slow_starts(&pods, "new", listen, at(NOW));
@@ -254,8 +309,14 @@ mod tests {
             )
         };
         assert_eq!(listen_timeout(&app(None)).unwrap(), Duration::from_secs(3));
-        assert_eq!(listen_timeout(&app(Some(0))).unwrap(), Duration::from_secs(3));
-        assert_eq!(listen_timeout(&app(Some(8000))).unwrap(), Duration::from_secs(8));
+        assert_eq!(
+            listen_timeout(&app(Some(0))).unwrap(),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            listen_timeout(&app(Some(8000))).unwrap(),
+            Duration::from_secs(8)
+        );
         assert!(listen_timeout(&app(Some(-1))).is_err());
     }
 }

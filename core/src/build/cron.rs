@@ -57,7 +57,9 @@ pub fn time_zone(spec: &AppSpec) -> Result<TimeZone, SpecError> {
     TimeZone::get(name).map_err(|_| {
         SpecError::new(
             TIME_ZONE_FIELD,
-            format!("{name:?} is not an IANA time zone name (e.g. Europe/Paris, America/New_York, UTC)"),
+            format!(
+                "{name:?} is not an IANA time zone name (e.g. Europe/Paris, America/New_York, UTC)"
+            ),
         )
     })
 }
@@ -123,11 +125,36 @@ mod tests {
     fn the_schedule_runs_in_the_time_zone() {
         let cases = [
             // Paris is UTC+2 in summer, UTC+1 in winter.
-            ("0 3 * * *", "Europe/Paris", "2025-06-01T12:00:00Z", "2025-06-02T01:00:00Z"),
-            ("0 3 * * *", "Europe/Paris", "2025-12-01T12:00:00Z", "2025-12-02T02:00:00Z"),
-            ("0 9 * * MON", "America/New_York", "2025-06-01T00:00:00Z", "2025-06-02T13:00:00Z"),
-            ("@daily", "Asia/Kolkata", "2025-06-01T12:00:00Z", "2025-06-01T18:30:00Z"),
-            ("0 3 * * *", "UTC", "2025-06-01T12:00:00Z", "2025-06-02T03:00:00Z"),
+            (
+                "0 3 * * *",
+                "Europe/Paris",
+                "2025-06-01T12:00:00Z",
+                "2025-06-02T01:00:00Z",
+            ),
+            (
+                "0 3 * * *",
+                "Europe/Paris",
+                "2025-12-01T12:00:00Z",
+                "2025-12-02T02:00:00Z",
+            ),
+            (
+                "0 9 * * MON",
+                "America/New_York",
+                "2025-06-01T00:00:00Z",
+                "2025-06-02T13:00:00Z",
+            ),
+            (
+                "@daily",
+                "Asia/Kolkata",
+                "2025-06-01T12:00:00Z",
+                "2025-06-01T18:30:00Z",
+            ),
+            (
+                "0 3 * * *",
+                "UTC",
+                "2025-06-01T12:00:00Z",
+                "2025-06-02T03:00:00Z",
+            ),
         ];
         for (expression, zone, after, next) in cases {
             let app = app(AppSpec {

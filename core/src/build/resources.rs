@@ -68,10 +68,7 @@ pub fn container_resources(
         if request_milli > limit_milli {
             return Err(SpecError::new(
                 "spec.resources.requests.memory",
-                format!(
-                    "{} is more than {limit_name} ({})",
-                    request.0, limit.0
-                ),
+                format!("{} is more than {limit_name} ({})", request.0, limit.0),
             ));
         }
     }
@@ -196,7 +193,10 @@ mod tests {
             "{err}"
         );
         // 300M in PM2 is 300 MiB, more than 300 million bytes.
-        assert!(container_resources(&with(&[("memory", "300000000")], &[], Some("300M")), false).is_ok());
+        assert!(
+            container_resources(&with(&[("memory", "300000000")], &[], Some("300M")), false)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -216,7 +216,11 @@ mod tests {
             (with(&[], &[], Some("1G")), Some(200), "2Gi"),
             (with(&[], &[], Some("1G")), Some(100), "1Gi"),
             (with(&[], &[("memory", "4Gi")], Some("1G")), None, "4Gi"),
-            (with(&[], &[("memory", "1Gi")], Some("1G")), Some(300), "1Gi"),
+            (
+                with(&[], &[("memory", "1Gi")], Some("1G")),
+                Some(300),
+                "1Gi",
+            ),
         ];
         for (spec, percent, limit) in cases {
             let spec = AppSpec {
@@ -234,8 +238,8 @@ mod tests {
 
     #[test]
     fn with_the_shim_limits_below_the_threshold_are_errors() {
-        let err = container_resources(&with(&[], &[("memory", "512Mi")], Some("1G")), true)
-            .unwrap_err();
+        let err =
+            container_resources(&with(&[], &[("memory", "512Mi")], Some("1G")), true).unwrap_err();
         assert_eq!(err.field, "spec.resources.limits.memory");
         assert!(err.message.contains("gracefully"), "{err}");
         let err = container_resources(
@@ -249,8 +253,8 @@ mod tests {
         assert_eq!(err.field, "spec.memoryLimitPercent");
         // A request may exceed the threshold, not the limit above it.
         assert!(container_resources(&with(&[("memory", "1200Mi")], &[], Some("1G")), true).is_ok());
-        let err = container_resources(&with(&[("memory", "2Gi")], &[], Some("1G")), true)
-            .unwrap_err();
+        let err =
+            container_resources(&with(&[("memory", "2Gi")], &[], Some("1G")), true).unwrap_err();
         assert_eq!(err.field, "spec.resources.requests.memory");
     }
 }

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
+use k8s_openapi::api::core::v1::Probe;
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, ResourceRequirements,
     SeccompProfile, SecurityContext, Volume, VolumeMount,
 };
-use k8s_openapi::api::core::v1::Probe;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use readyroll_shim_contract::ShimArgs;
 

@@ -153,8 +153,17 @@ mod tests {
 
     #[test]
     fn at_most_one_pib_in_every_unit() {
-        for ok in ["1048576G", "1073741824M", "1099511627776K", "1125899906842624"] {
-            assert_eq!(MemorySize::parse(ok).unwrap().bytes(), MAX_MEMORY_BYTES, "{ok}");
+        for ok in [
+            "1048576G",
+            "1073741824M",
+            "1099511627776K",
+            "1125899906842624",
+        ] {
+            assert_eq!(
+                MemorySize::parse(ok).unwrap().bytes(),
+                MAX_MEMORY_BYTES,
+                "{ok}"
+            );
         }
         for bad in [
             "1048577G",

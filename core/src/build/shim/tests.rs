@@ -31,13 +31,25 @@ fn enabled_for_every_script_when_asked_or_when_wait_ready_has_nothing_else() {
     let script = || Some("server".to_string());
     let cases = [
         (shim_setting(Some(true)), None, None, None, true),
-        (shim_setting(Some(false)), Some(true), tcp_check(), None, false),
+        (
+            shim_setting(Some(false)),
+            Some(true),
+            tcp_check(),
+            None,
+            false,
+        ),
         (None, Some(true), None, None, true),
         (shim_setting(None), Some(true), None, None, true),
         (None, Some(true), tcp_check(), None, false),
         (None, Some(false), None, None, false),
         (None, None, None, None, false),
-        (shim_setting(Some(true)), Some(true), tcp_check(), None, true),
+        (
+            shim_setting(Some(true)),
+            Some(true),
+            tcp_check(),
+            None,
+            true,
+        ),
         // PM2's stop contract for every App that runs a script.
         (None, None, None, script(), true),
         (None, Some(false), None, script(), true),
