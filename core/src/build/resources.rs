@@ -97,7 +97,7 @@ fn safety_net_bytes(spec: &AppSpec, max_memory: &MemorySize) -> Result<u64, Spec
 /// Bytes as the largest binary unit that divides them (`"450Mi"`).
 fn bytes_quantity(bytes: u64) -> String {
     for (unit, size) in [("Gi", 1u64 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
-        if bytes % size == 0 {
+        if bytes.is_multiple_of(size) {
             return format!("{}{unit}", bytes / size);
         }
     }
