@@ -3,24 +3,6 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-/// Reasons readyroll puts on its conditions (and on Events).
-pub mod reason {
-    pub const ROLLOUT_IN_PROGRESS: &str = "RolloutInProgress";
-    pub const ROLLOUT_COMPLETE: &str = "RolloutComplete";
-    pub const ROLLED_BACK: &str = "RolledBack";
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    pub const TOO_MANY_RESTARTS: &str = "TooManyRestarts";
-    pub const INSTANCES_AVAILABLE: &str = "InstancesAvailable";
-    pub const INSTANCES_UNAVAILABLE: &str = "InstancesUnavailable";
-    pub const AS_EXPECTED: &str = "AsExpected";
-    /// `Progressing`: a pod of the desired revision is not ready after
-    /// `listenTimeout` (see `slow_start`).
-    pub const SLOW_START: &str = "SlowStart";
-    /// Event: the runtime shim restarted the app for `maxMemoryRestart`
-    /// (see `memory_restart`).
-    pub const MEMORY_RESTART: &str = "MemoryRestart";
-}
-
 /// A condition as readyroll wants it; the transition time is filled in by
 /// [`merge`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +72,7 @@ pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reason;
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(seconds).unwrap()

@@ -9,6 +9,9 @@
 //! - `rollout`: where the App's release stands and what template to run.
 //! - `status`, `conditions`: the App's status after a reconcile.
 //! - `notes`: the Events a reconcile produces.
+//! - `reason`: the one set of reasons for conditions and Events.
+//! - `observed`, `plan`: what a reconcile read in, the ordered writes out;
+//!   the controller around it is observe → plan → execute.
 //! - `slow_start`, `memory_restart`: what the App's pods say about PM2's
 //!   `listen_timeout` and `max_memory_restart`.
 #![forbid(unsafe_code)]
@@ -19,8 +22,9 @@ pub mod crd;
 pub mod cron;
 pub mod memory_restart;
 pub mod notes;
+pub mod observed;
+pub mod plan;
+pub mod reason;
 pub mod rollout;
 pub mod slow_start;
 pub mod status;
-
-pub use conditions::reason;

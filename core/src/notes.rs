@@ -2,15 +2,8 @@
 //! produces, decided without I/O. The controller publishes them.
 
 use crate::crd::AppStatus;
+use crate::reason;
 use crate::rollout::{Decision, ObservedDeployment, Phase};
-
-pub const ROLLOUT_STARTED: &str = "RolloutStarted";
-pub const ROLLOUT_COMPLETE: &str = "RolloutComplete";
-pub const ROLLOUT_FAILED: &str = "RolloutFailed";
-pub const ROLLED_BACK: &str = "RolledBack";
-pub const SCALED_INSTANCES: &str = "ScaledInstances";
-pub const CRON_RESTART: &str = "CronRestart";
-pub const INVALID_SPEC: &str = "InvalidSpec";
 
 /// One event to publish about an App.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +47,7 @@ pub fn rollout_notes(
                 .map(|r| format!(" (replacing revision {r})"))
                 .unwrap_or_default();
             notes.push(Note::normal(
-                ROLLOUT_STARTED,
+                reason::ROLLOUT_STARTED,
                 format!("rolling out revision {desired_revision}{from}"),
             ));
         }
@@ -62,7 +55,7 @@ pub fn rollout_notes(
             if previous.last_good_revision.as_deref() != Some(desired_revision) =>
         {
             notes.push(Note::normal(
-                ROLLOUT_COMPLETE,
+                reason::ROLLOUT_COMPLETE,
                 format!("revision {desired_revision} is available on all pods"),
             ));
         }
@@ -71,7 +64,7 @@ pub fn rollout_notes(
             rollback_to,
         } => {
             notes.push(Note::warning(
-                ROLLOUT_FAILED,
+                reason::ROLLOUT_FAILED,
                 format!(
                     "revision {desired_revision} failed: {}: {}",
                     failure.reason(),
@@ -80,7 +73,7 @@ pub fn rollout_notes(
             ));
             if let Some(good) = rollback_to {
                 notes.push(Note::warning(
-                    ROLLED_BACK,
+                    reason::ROLLED_BACK,
                     format!(
                         "rolled back to revision {good}; revision {desired_revision} is not retried until the spec changes"
                     ),
@@ -91,7 +84,7 @@ pub fn rollout_notes(
     }
     if let Some(before) = previous.instances.filter(|n| *n != instances) {
         notes.push(Note::normal(
-            SCALED_INSTANCES,
+            reason::SCALED_INSTANCES,
             format!("instances {before} -> {instances}"),
         ));
     }
@@ -133,7 +126,7 @@ mod tests {
         assert_eq!(
             started,
             [Note::normal(
-                ROLLOUT_STARTED,
+                reason::ROLLOUT_STARTED,
                 "rolling out revision b (replacing revision a)".into()
             )]
         );
@@ -154,7 +147,7 @@ mod tests {
             "b",
             3,
         );
-        assert_eq!(reasons(&done), [ROLLOUT_COMPLETE]);
+        assert_eq!(reasons(&done), [reason::ROLLOUT_COMPLETE]);
 
         let good_b = AppStatus {
             last_good_revision: Some("b".into()),
@@ -180,7 +173,10 @@ mod tests {
             rollback_to: Some("a".into()),
         };
         let notes = rollout_notes(&good_a, Some(&before), &failed, "b", 3);
-        assert_eq!(reasons(&notes), [ROLLOUT_FAILED, ROLLED_BACK]);
+        assert_eq!(
+            reasons(&notes),
+            [reason::ROLLOUT_FAILED, reason::ROLLED_BACK]
+        );
         assert!(notes.iter().all(|n| n.warning));
         assert!(
             notes[0].message.contains("TooManyRestarts"),
@@ -210,7 +206,10 @@ mod tests {
         let scaled = rollout_notes(&three, None, &Decision::Proceed(Phase::Complete), "a", 5);
         assert_eq!(
             scaled,
-            [Note::normal(SCALED_INSTANCES, "instances 3 -> 5".into())]
+            [Note::normal(
+                reason::SCALED_INSTANCES,
+                "instances 3 -> 5".into()
+            )]
         );
         let first = rollout_notes(
             &AppStatus::default(),
@@ -219,6 +218,6 @@ mod tests {
             "a",
             5,
         );
-        assert_eq!(reasons(&first), [ROLLOUT_STARTED]);
+        assert_eq!(reasons(&first), [reason::ROLLOUT_STARTED]);
     }
 }

@@ -4,10 +4,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 
 use crate::build::REVISION_ANNOTATION;
-
-/// Deployment condition reason set by the Deployment controller when a
-/// rollout made no progress within `progressDeadlineSeconds`.
-const DEADLINE_EXCEEDED: &str = "ProgressDeadlineExceeded";
+use crate::reason;
 
 /// What the Deployment reports about the revision it runs, reduced to what
 /// the decision needs.
@@ -57,9 +54,12 @@ impl ObservedDeployment {
             .find(|c| {
                 c.type_ == "Progressing"
                     && c.status == "False"
-                    && c.reason.as_deref() == Some(DEADLINE_EXCEEDED)
+                    && c.reason.as_deref() == Some(reason::PROGRESS_DEADLINE_EXCEEDED)
             })
-            .map(|c| c.message.unwrap_or_else(|| DEADLINE_EXCEEDED.to_string()));
+            .map(|c| {
+                c.message
+                    .unwrap_or_else(|| reason::PROGRESS_DEADLINE_EXCEEDED.to_string())
+            });
         ObservedDeployment {
             revision,
             spec_observed,
@@ -113,8 +113,8 @@ impl Failure {
     /// The condition and event reason.
     pub fn reason(&self) -> &'static str {
         match self {
-            Failure::ProgressDeadlineExceeded { .. } => "ProgressDeadlineExceeded",
-            Failure::TooManyRestarts { .. } => "TooManyRestarts",
+            Failure::ProgressDeadlineExceeded { .. } => reason::PROGRESS_DEADLINE_EXCEEDED,
+            Failure::TooManyRestarts { .. } => reason::TOO_MANY_RESTARTS,
         }
     }
 

@@ -3,9 +3,10 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::conditions::{self, reason, Wanted};
-use super::rollout::{Decision, Failure, ObservedDeployment, Phase};
+use crate::conditions::{self, Wanted};
 use crate::crd::{AppStatus, CONDITION_AVAILABLE, CONDITION_DEGRADED, CONDITION_PROGRESSING};
+use crate::reason;
+use crate::rollout::{Decision, Failure, ObservedDeployment, Phase};
 
 /// What the status is computed from.
 #[derive(Clone, Debug)]

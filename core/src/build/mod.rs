@@ -79,8 +79,23 @@ pub struct Desired {
 }
 
 /// The desired objects for an App, given the cluster's nodes (used only for
-/// `instances` 0 / "max" / -N).
+/// `instances` 0 / "max" / -N), with the cron restart its status records.
 pub fn build(app: &App, nodes: &[Node], opts: &BuildOptions) -> Result<Desired, SpecError> {
+    let restarted_at = app
+        .status
+        .as_ref()
+        .and_then(|s| s.last_cron_restart.as_deref());
+    build_restarted_at(app, nodes, opts, restarted_at)
+}
+
+/// [`build`], with the time of the last cron restart given: the pod
+/// template carries it, so a new one rolls the pods.
+pub fn build_restarted_at(
+    app: &App,
+    nodes: &[Node],
+    opts: &BuildOptions,
+    restarted_at: Option<&str>,
+) -> Result<Desired, SpecError> {
     let spec = &app.spec;
     let id = labels::Identity::of(app)?;
     let timings = timings::Timings::of(spec)?;
@@ -88,7 +103,7 @@ pub fn build(app: &App, nodes: &[Node], opts: &BuildOptions) -> Result<Desired, 
     cron::time_zone(spec)?;
     let shim = shim::plan(spec, &opts.shim_image)?;
 
-    let mut template = pod::pod_template(app, &id, &timings, shim.as_ref())?;
+    let mut template = pod::pod_template(app, &id, &timings, shim.as_ref(), restarted_at)?;
     let revision = revision::revision_of(&template)?;
     revision::stamp(&mut template, &revision);
 

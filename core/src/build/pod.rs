@@ -32,6 +32,7 @@ pub fn pod_template(
     id: &Identity,
     timings: &Timings,
     shim: Option<&Shim>,
+    restarted_at: Option<&str>,
 ) -> Result<PodTemplateSpec, SpecError> {
     let spec = &app.spec;
     let mut volumes = spec.volumes.clone();
@@ -43,7 +44,7 @@ pub fn pod_template(
     Ok(PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(id.labels.clone()),
-            annotations: non_empty_map(pod_annotations(app)?),
+            annotations: non_empty_map(pod_annotations(app, restarted_at)?),
             ..Default::default()
         }),
         spec: Some(PodSpec {
@@ -136,7 +137,10 @@ fn app_container(
 
 /// The App's pod annotations, plus the time of the last cron restart: a new
 /// value changes the template, which rolls the pods like any other update.
-fn pod_annotations(app: &App) -> Result<BTreeMap<String, String>, SpecError> {
+fn pod_annotations(
+    app: &App,
+    restarted_at: Option<&str>,
+) -> Result<BTreeMap<String, String>, SpecError> {
     let mut annotations = BTreeMap::new();
     for (key, value) in &app.spec.annotations {
         let field = || format!("spec.annotations.{key}");
@@ -151,12 +155,8 @@ fn pod_annotations(app: &App) -> Result<BTreeMap<String, String>, SpecError> {
         }
         annotations.insert(key.clone(), value.clone());
     }
-    if let Some(at) = app
-        .status
-        .as_ref()
-        .and_then(|s| s.last_cron_restart.as_ref())
-    {
-        annotations.insert(RESTARTED_AT_ANNOTATION.into(), at.clone());
+    if let Some(at) = restarted_at {
+        annotations.insert(RESTARTED_AT_ANNOTATION.into(), at.to_string());
     }
     Ok(annotations)
 }

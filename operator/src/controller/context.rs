@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::Client;
@@ -16,6 +17,7 @@ use crate::crd::App;
 use crate::leader::Leadership;
 use crate::telemetry::Metrics;
 use kube::ResourceExt;
+use readyroll_core::observed::controlled_by;
 
 pub struct Context {
     pub client: Client,
@@ -27,6 +29,10 @@ pub struct Context {
     /// Pods carrying readyroll's managed-by label, for restart counts.
     pub pods: Store<Pod>,
     pub pods_synced: Synced,
+    /// ReplicaSets carrying readyroll's managed-by label: they keep the
+    /// pod templates of earlier revisions, for rollback.
+    pub replica_sets: Store<ReplicaSet>,
+    pub replica_sets_synced: Synced,
     pub build: BuildOptions,
     pub backoff: ErrorBackoff,
     /// Writes happen only while this says so.
@@ -59,5 +65,27 @@ impl Context {
         self.pods.state_filter(|pod| {
             pod.namespace() == namespace && pod.labels().get(INSTANCE_LABEL) == Some(&name)
         })
+    }
+
+    /// The pod templates of `deployment`'s ReplicaSets, once the cache holds
+    /// the cluster's full list.
+    pub async fn replica_set_templates(
+        &self,
+        deployment: Option<&Deployment>,
+    ) -> Vec<PodTemplateSpec> {
+        let Some(deployment) = deployment else {
+            return Vec::new();
+        };
+        let Some(uid) = deployment.uid() else {
+            return Vec::new();
+        };
+        self.replica_sets_synced.wait().await;
+        let namespace = deployment.namespace();
+        self.replica_sets
+            .state()
+            .iter()
+            .filter(|rs| rs.namespace() == namespace && controlled_by(&rs.metadata, &uid))
+            .filter_map(|rs| rs.spec.as_ref().and_then(|s| s.template.clone()))
+            .collect()
     }
 }

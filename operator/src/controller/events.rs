@@ -1,23 +1,27 @@
-//! Publishing the Events a reconcile decided on (see
-//! `readyroll_core::notes`); publishing never fails a reconcile.
+//! The one event publisher: the Events a plan decided on (see
+//! `readyroll_core::notes`). Publishing never fails a reconcile.
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::Resource;
-use tracing::warn;
+use readyroll_core::notes::Note;
+use tracing::{info, warn};
 
-pub use readyroll_core::notes::*;
-
-use crate::crd::App;
 use crate::leader::Leadership;
 
-/// Publishes `notes` about `app`; a failure is logged, not returned, because
-/// an event that cannot be written must not hold up the rollout.
-pub async fn publish(leadership: &Leadership, recorder: &Recorder, app: &App, notes: &[Note]) {
-    let reference = app.object_ref(&());
+/// Publishes `notes` about the object `reference` names; a failure is
+/// logged, not returned, because an event that cannot be written must not
+/// hold up the rollout. A replica that is not the leader sends nothing.
+pub async fn publish(
+    leadership: &Leadership,
+    recorder: &Recorder,
+    reference: &ObjectReference,
+    notes: &[Note],
+) {
     for note in notes {
         if !leadership.is_leader() {
             return;
         }
+        info!(reason = note.reason, message = %note.message, "event");
         let event = Event {
             type_: if note.warning {
                 EventType::Warning
@@ -29,7 +33,7 @@ pub async fn publish(leadership: &Leadership, recorder: &Recorder, app: &App, no
             action: "Reconcile".to_string(),
             secondary: None,
         };
-        if let Err(error) = recorder.publish(&event, &reference).await {
+        if let Err(error) = recorder.publish(&event, reference).await {
             warn!(reason = note.reason, %error, "could not publish event");
         }
     }

@@ -1,14 +1,16 @@
-//! The controller: thin I/O around the pure core (`readyroll-core`, which
-//! holds cron planning, the build, the rollout decision, status and event
-//! notes). Wired together in `reconcile`, written by `apply` and `events`,
-//! started by `run`.
+//! The controller: thin I/O around the pure core (`readyroll-core`). One
+//! reconcile (`reconcile`) is `observe` (read everything the plan needs,
+//! from caches where possible) → `readyroll_core::plan` (pure: the ordered
+//! writes) → `execute` (the writes; `events` publishes). `invalid` reports
+//! Apps that do not parse; `run` wires the watches (`watches`) and caches.
 
-mod apply;
 mod args;
 mod context;
 mod error;
 mod events;
+mod execute;
 mod invalid;
+mod observe;
 mod reconcile;
 mod run;
 mod synced;
@@ -19,8 +21,8 @@ mod fake_api;
 #[cfg(test)]
 mod reconcile_tests;
 
-pub use apply::FIELD_MANAGER;
 pub use args::RunArgs;
 pub use error::Error;
+pub use execute::FIELD_MANAGER;
 pub use readyroll_core::reason;
 pub use run::{run, ControllerConfig, CONTROLLER_NAME};

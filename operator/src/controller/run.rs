@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::NamespaceResourceScope;
@@ -78,7 +78,7 @@ pub async fn run(
     // Apps, nodes and pods are reflected into stores; each stream triggers
     // reconciles only after its store has the change, and marks when its
     // first full list is in.
-    let caches = CachesReady::new(3, config.health);
+    let caches = CachesReady::new(4, config.health);
     let (app_store, app_writer) = reflector::store::<DeserializeGuard<App>>();
     let (apps_flag, _) = sync_flag("apps", &caches);
     let app_changes = watcher(
@@ -108,6 +108,17 @@ pub async fn run(
         .touched_objects()
         .predicate_filter(pod_restarts_hash, PredicateConfig::default());
 
+    // ReplicaSets keep the templates of earlier revisions, for rollback.
+    // Only the cache is needed: a Deployment's own status reports what its
+    // ReplicaSets do, so they trigger nothing.
+    let (replica_set_store, replica_set_writer) = reflector::store::<ReplicaSet>();
+    let (replica_sets_flag, replica_sets_synced) = sync_flag("replicasets", &caches);
+    let replica_set_changes = watcher(scoped::<ReplicaSet>(&client, namespace), managed.clone())
+        .default_backoff()
+        .reflect(replica_set_writer)
+        .inspect_ok(move |event| replica_sets_flag.observe(event))
+        .touched_objects();
+
     let context = Arc::new(Context {
         client: client.clone(),
         reporter: Reporter {
@@ -118,6 +129,8 @@ pub async fn run(
         nodes_synced,
         pods: pod_store,
         pods_synced,
+        replica_sets: replica_set_store,
+        replica_sets_synced,
         build: config.build,
         backoff: ErrorBackoff::default(),
         leadership: config.leadership.clone(),
@@ -134,6 +147,7 @@ pub async fn run(
             apps_counting_cpus(&apps_for_nodes)
         })
         .watches_stream(pod_changes, |pod| app_of_pod(&pod))
+        .watches_stream(replica_set_changes, |_| None)
         .reconcile_all_on(became_leader(&config.leadership))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)

@@ -9,7 +9,9 @@ use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
 
-use crate::core::{MANAGED_BY, MANAGED_BY_LABEL};
+use readyroll_core::observed::PodRestarts;
+
+use crate::core::{MANAGED_BY, MANAGED_BY_LABEL, REVISION_ANNOTATION};
 use crate::crd::{App, Instances};
 
 pub use crate::core::INSTANCE_LABEL;
@@ -83,6 +85,14 @@ pub fn pod_restarts_hash(pod: &Pod) -> Option<u64> {
     Some(h.finish())
 }
 
+/// What the plan needs of a pod: its revision and its restart count.
+pub fn restarts_of(pod: &Pod) -> PodRestarts {
+    PodRestarts {
+        revision: pod.annotations().get(REVISION_ANNOTATION).cloned(),
+        restarts: max_restarts([pod]),
+    }
+}
+
 /// Highest container restart count among `pods`.
 pub fn max_restarts<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> i32 {
     pods.into_iter()
@@ -148,6 +158,7 @@ mod tests {
     fn restarts_are_the_highest_count() {
         assert_eq!(max_restarts([&pod(&[1, 4]), &pod(&[2])]), 4);
         assert_eq!(max_restarts(std::iter::empty()), 0);
+        assert_eq!(restarts_of(&pod(&[1, 4])).restarts, 4);
         assert_ne!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&pod(&[2])));
         let mut ready = pod(&[1]);
         ready.status.as_mut().unwrap().phase = Some("Running".into());

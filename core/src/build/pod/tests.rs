@@ -15,7 +15,11 @@ fn template_of(app: &App) -> Result<PodTemplateSpec, SpecError> {
     let id = Identity::of(app)?;
     let timings = Timings::of(&app.spec)?;
     let shim = shim::plan(&app.spec, "readyroll/readyroll:0.1.0")?;
-    pod_template(app, &id, &timings, shim.as_ref())
+    let restarted_at = app
+        .status
+        .as_ref()
+        .and_then(|s| s.last_cron_restart.as_deref());
+    pod_template(app, &id, &timings, shim.as_ref(), restarted_at)
 }
 
 fn strings(items: &[&str]) -> Vec<String> {

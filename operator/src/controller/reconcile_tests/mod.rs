@@ -6,9 +6,10 @@ mod reporting;
 mod rollback;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use http::Method;
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -40,6 +41,7 @@ struct Harness {
     api: FakeApi,
     ctx: Arc<Context>,
     _writers: (Writer<Node>, Writer<Pod>),
+    replica_sets: Mutex<Writer<ReplicaSet>>,
 }
 
 fn options() -> BuildOptions {
@@ -70,6 +72,7 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
     let client = api.client();
     let (nodes, node_writer) = ready_store(Vec::new());
     let (pods, pod_writer) = ready_store(pods);
+    let (replica_sets, replica_set_writer) = ready_store(Vec::new());
     let ctx = Arc::new(Context {
         client: client.clone(),
         reporter: Reporter {
@@ -80,6 +83,8 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
         nodes_synced: Synced::done(),
         pods,
         pods_synced: Synced::done(),
+        replica_sets,
+        replica_sets_synced: Synced::done(),
         build: options(),
         backoff: ErrorBackoff::default(),
         leadership,
@@ -89,6 +94,7 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
         api,
         ctx,
         _writers: (node_writer, pod_writer),
+        replica_sets: Mutex::new(replica_set_writer),
     }
 }
 
@@ -130,6 +136,15 @@ impl Harness {
         reconcile(Arc::new(DeserializeGuard(Ok(app))), self.ctx.clone())
             .await
             .expect("reconcile succeeds")
+    }
+
+    /// Puts a ReplicaSet into the controller's cache, as its watch would.
+    fn cache_replica_set(&self, replica_set: Value) {
+        let replica_set: ReplicaSet = serde_json::from_value(replica_set).unwrap();
+        self.replica_sets
+            .lock()
+            .unwrap()
+            .apply_watcher_event(&watcher::Event::Apply(replica_set));
     }
 
     fn stored_status(&self) -> AppStatus {

@@ -51,12 +51,8 @@ async fn failed_rollout_applies_the_last_good_template_and_holds_it() {
             }),
         ),
     );
-    h.api.put(
-        &format!("{REPLICA_SETS}/web-aaa"),
-        replica_set(&good, "aaa"),
-    );
-    h.api
-        .put(&format!("{REPLICA_SETS}/web-bbb"), replica_set(&bad, "bbb"));
+    h.cache_replica_set(replica_set(&good, "aaa"));
+    h.cache_replica_set(replica_set(&bad, "bbb"));
     h.store_app(&bad_app);
 
     h.reconcile().await;
@@ -203,10 +199,7 @@ async fn crash_looping_new_pods_roll_back_unless_disabled() {
                 json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1, "readyReplicas": 2, "availableReplicas": 2}),
             ),
         );
-        h.api.put(
-            &format!("{REPLICA_SETS}/web-aaa"),
-            replica_set(&good, "aaa"),
-        );
+        h.cache_replica_set(replica_set(&good, "aaa"));
         h.store_app(&bad_app);
 
         h.reconcile().await;

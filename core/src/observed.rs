@@ -1,0 +1,96 @@
+//! What a reconcile read from the cluster, handed to [`crate::plan`]: the
+//! observe step fills it (from caches where it can), nothing else reads.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::build::REVISION_ANNOTATION;
+
+/// Label the Deployment controller adds to a ReplicaSet's template; it must
+/// not be part of a template readyroll applies.
+const POD_TEMPLATE_HASH: &str = "pod-template-hash";
+
+/// Everything the plan for one App looks at besides the App itself.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// The App's Deployment as it is before this reconcile writes anything.
+    pub deployment: Option<Deployment>,
+    /// The pod templates of the Deployment's ReplicaSets, which keep old
+    /// revisions for rollback.
+    pub replica_set_templates: Vec<PodTemplateSpec>,
+    /// The App's pods, reduced to what the plan needs.
+    pub pods: Vec<PodRestarts>,
+    /// Every node, for `instances: 0 / max / -N`.
+    pub nodes: Vec<Node>,
+    /// The App's Service as it exists, if it does.
+    pub service: Option<ObjectMeta>,
+    /// The App's PodDisruptionBudget as it exists, if it does.
+    pub pdb: Option<ObjectMeta>,
+}
+
+/// One pod: which revision it runs and how often its containers restarted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodRestarts {
+    /// The revision annotation of the pod.
+    pub revision: Option<String>,
+    /// Highest restart count among its containers.
+    pub restarts: i32,
+}
+
+impl Observed {
+    /// Highest restart count among the App's pods, or among those running
+    /// `revision` only.
+    pub fn max_restarts(&self, revision: Option<&str>) -> i32 {
+        self.pods
+            .iter()
+            .filter(|p| revision.is_none() || p.revision.as_deref() == revision)
+            .map(|p| p.restarts)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The pod template of `revision`: the Deployment's own when it still
+    /// carries it, else one of its ReplicaSets'. `None` when no trace of
+    /// the revision is left.
+    pub fn template_of(&self, revision: &str) -> Option<PodTemplateSpec> {
+        let deployment = self.deployment.as_ref()?;
+        if let Some(template) = deployment.spec.as_ref().map(|s| &s.template) {
+            if revision_of(template) == Some(revision) {
+                return Some(template.clone());
+            }
+        }
+        self.replica_set_templates
+            .iter()
+            .find(|t| revision_of(t) == Some(revision))
+            .cloned()
+            .map(without_template_hash)
+    }
+}
+
+/// The revision annotation of a pod template.
+pub fn revision_of(template: &PodTemplateSpec) -> Option<&str> {
+    template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(REVISION_ANNOTATION)
+        .map(String::as_str)
+}
+
+fn without_template_hash(mut template: PodTemplateSpec) -> PodTemplateSpec {
+    if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+        labels.remove(POD_TEMPLATE_HASH);
+    }
+    template
+}
+
+/// `object` is controlled by the owner with uid `owner_uid`.
+pub fn controlled_by(object: &ObjectMeta, owner_uid: &str) -> bool {
+    object
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == owner_uid && o.controller == Some(true))
+}

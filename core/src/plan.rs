@@ -1,0 +1,378 @@
+//! The plan of one reconcile: the App, what was observed and the time in;
+//! the writes, in the order they must happen, and when to look again out.
+//!
+//! The order is the contract the rest of readyroll relies on:
+//! - a due cron restart and a failed rollout are recorded on the status
+//!   before anything rolls, so a reconcile that fails halfway can neither
+//!   restart the App twice nor retry a revision that was rolled back;
+//! - then the objects are applied, and those no longer desired deleted
+//!   (only when the App controls them);
+//! - then the Events, then the final status: whoever sees the status of a
+//!   finished step also finds its Event.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::build::{self, BuildOptions, Desired, SpecError};
+use crate::conditions;
+use crate::crd::{App, AppStatus, CONDITION_DEGRADED};
+use crate::cron::{self, CronPlan};
+use crate::notes::{self, Note};
+use crate::observed::{controlled_by, Observed};
+use crate::reason;
+use crate::rollout::{self, Decision, ObservedDeployment, RolloutInputs};
+use crate::status::{self, StatusInputs};
+
+/// Even without any change, every App is looked at this often, so a missed
+/// watch event can never leave it unattended for long.
+pub const RESYNC: Duration = Duration::from_secs(600);
+
+/// What one reconcile does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// The writes, in order.
+    pub steps: Vec<Step>,
+    /// When to reconcile again if nothing changes.
+    pub requeue: Requeue,
+    /// The rollout decision, for logs and metrics; `None` for an App whose
+    /// spec cannot be built.
+    pub decision: Option<Decision>,
+}
+
+/// When to reconcile again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requeue {
+    After(Duration),
+    /// Only when the App (or something it watches) changes.
+    AwaitChange,
+}
+
+/// One write.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Write the App's status now, before anything that follows.
+    Status(Box<AppStatus>),
+    /// Server-side apply an object.
+    Apply(Object),
+    /// Delete an object the App controls that is no longer desired.
+    Delete(Delete),
+    /// Publish Events about the App.
+    Events(Vec<Note>),
+    /// The last write: the status worked out from the Deployment as its
+    /// apply returned it, written only when it changed.
+    FinalStatus(Box<FinalStatus>),
+}
+
+/// An object readyroll applies.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Object {
+    Deployment(Box<Deployment>),
+    Service(Box<Service>),
+    PodDisruptionBudget(Box<PodDisruptionBudget>),
+}
+
+/// The kinds readyroll may delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Service,
+    PodDisruptionBudget,
+}
+
+/// A delete, guarded by the uid that was observed, so a same-named object
+/// created meanwhile is safe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delete {
+    pub kind: Kind,
+    pub name: String,
+    pub uid: Option<String>,
+}
+
+/// The final status, pending the Deployment the apply returns (its
+/// generation and status are the API server's to tell).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinalStatus {
+    /// The status as the API server holds it once the earlier steps ran.
+    pub written: AppStatus,
+    /// The Deployment as observed, should no apply return one.
+    pub before: ObservedDeployment,
+    basis: StatusBasis,
+}
+
+impl FinalStatus {
+    /// The status to write after the Deployment was applied; `None` when it
+    /// equals what the API server holds, so a reconcile caused by readyroll's
+    /// own status write ends without another.
+    pub fn after(&self, applied: &ObservedDeployment) -> Option<AppStatus> {
+        let status = self.basis.status(&self.written, applied);
+        (status != self.written).then_some(status)
+    }
+}
+
+/// What the status is computed from besides the previous status and the
+/// Deployment.
+#[derive(Clone, Debug, PartialEq)]
+struct StatusBasis {
+    generation: Option<i64>,
+    instances: i32,
+    desired_revision: String,
+    decision: Decision,
+    restarts: i32,
+    max_restarts: i32,
+    next_cron_restart: Option<Timestamp>,
+    now: Timestamp,
+}
+
+impl StatusBasis {
+    fn status(&self, previous: &AppStatus, deployment: &ObservedDeployment) -> AppStatus {
+        status::compute(&StatusInputs {
+            previous,
+            generation: self.generation,
+            instances: self.instances,
+            desired_revision: &self.desired_revision,
+            decision: &self.decision,
+            deployment,
+            restarts: self.restarts,
+            max_restarts: self.max_restarts,
+            next_cron_restart: self.next_cron_restart,
+            now: self.now,
+        })
+    }
+}
+
+/// Plans one reconcile of `app` (as read from the API server, not a cache:
+/// its status decides whether a failed revision may be retried).
+pub fn plan(app: &App, observed: &Observed, opts: &BuildOptions, now: Timestamp) -> Plan {
+    let previous = app.status.clone().unwrap_or_default();
+    match rollout_plan(app, observed, opts, &previous, now) {
+        Ok(plan) => plan,
+        Err(error) => invalid(&previous, app.metadata.generation, &error.to_string(), now),
+    }
+}
+
+/// The plan for an App that cannot be rolled out (its spec cannot be built,
+/// or it does not even parse): the Event, unless the status already says
+/// the same for this generation, then the status; no object is touched,
+/// and nothing is retried until the App changes.
+pub fn invalid(
+    previous: &AppStatus,
+    generation: Option<i64>,
+    message: &str,
+    now: Timestamp,
+) -> Plan {
+    let mut steps = Vec::new();
+    if !already_reported(previous, generation, message) {
+        steps.push(Step::Events(vec![Note::warning(
+            reason::INVALID_SPEC,
+            message.to_string(),
+        )]));
+    }
+    let status = status::invalid_spec(previous, generation, message, now);
+    if status != *previous {
+        steps.push(Step::Status(Box::new(status)));
+    }
+    Plan {
+        steps,
+        requeue: Requeue::AwaitChange,
+        decision: None,
+    }
+}
+
+fn already_reported(previous: &AppStatus, generation: Option<i64>, message: &str) -> bool {
+    conditions::find(&previous.conditions, CONDITION_DEGRADED).is_some_and(|c| {
+        c.reason == reason::INVALID_SPEC
+            && c.message == message
+            && c.observed_generation == generation
+    })
+}
+
+fn rollout_plan(
+    app: &App,
+    observed: &Observed,
+    opts: &BuildOptions,
+    previous: &AppStatus,
+    now: Timestamp,
+) -> Result<Plan, SpecError> {
+    let cron = cron::plan(app, cron_since(app, previous, now), now)?;
+    let restart = cron.as_ref().filter(|c| c.restart_now);
+    let restarted_at = match restart {
+        Some(_) => Some(now.to_string()),
+        None => previous.last_cron_restart.clone(),
+    };
+    let desired = build::build_restarted_at(app, &observed.nodes, opts, restarted_at.as_deref())?;
+
+    let mut steps = Vec::new();
+    let mut notes = Vec::new();
+    // The status as the API server holds it, step by step.
+    let mut written = previous.clone();
+    if let Some(restart) = restart {
+        written.last_cron_restart = restarted_at;
+        written.next_cron_restart = Some(restart.next.to_string());
+        steps.push(Step::Status(Box::new(written.clone())));
+        notes.push(cron_note(restart));
+    }
+
+    let before = observed
+        .deployment
+        .as_ref()
+        .map(ObservedDeployment::from_deployment);
+    let (decision, deployment) = decide(app, observed, &desired, &written, before.as_ref());
+    let basis = StatusBasis {
+        generation: app.metadata.generation,
+        instances: desired.instances,
+        desired_revision: desired.revision.clone(),
+        decision: decision.clone(),
+        restarts: observed.max_restarts(None),
+        max_restarts: build::max_restarts(app),
+        next_cron_restart: cron.as_ref().map(|c| c.next),
+        now,
+    };
+    if matches!(decision, Decision::Fail { .. }) {
+        written = basis.status(&written, &before.clone().unwrap_or_default());
+        steps.push(Step::Status(Box::new(written.clone())));
+    }
+
+    steps.push(Step::Apply(Object::Deployment(Box::new(deployment))));
+    steps.extend(owned_objects(app, observed, desired.service, desired.pdb));
+    notes.extend(notes::rollout_notes(
+        previous,
+        before.as_ref(),
+        &decision,
+        &desired.revision,
+        desired.instances,
+    ));
+    if !notes.is_empty() {
+        steps.push(Step::Events(notes));
+    }
+    steps.push(Step::FinalStatus(Box::new(FinalStatus {
+        written,
+        before: before.unwrap_or_default(),
+        basis,
+    })));
+    Ok(Plan {
+        steps,
+        requeue: Requeue::After(next_wakeup(cron.map(|c| c.next), now)),
+        decision: Some(decision),
+    })
+}
+
+fn cron_note(restart: &CronPlan) -> Note {
+    Note::normal(
+        reason::CRON_RESTART,
+        format!("scheduled restart; the next one is due at {}", restart.next),
+    )
+}
+
+/// The rollout decision and the Deployment that carries it out: the desired
+/// one, or the desired one with the rollback target's pod template. When
+/// no template of the target is left, the decision is not to roll back.
+fn decide(
+    app: &App,
+    observed: &Observed,
+    desired: &Desired,
+    status: &AppStatus,
+    before: Option<&ObservedDeployment>,
+) -> (Decision, Deployment) {
+    let decision = rollout::decide(&RolloutInputs {
+        desired_revision: &desired.revision,
+        last_good: status.last_good_revision.as_deref(),
+        failed: status.failed_revision.as_deref(),
+        deployment: before,
+        desired_restarts: observed.max_restarts(Some(&desired.revision)),
+        max_restarts: build::max_restarts(app),
+        auto_rollback: app
+            .spec
+            .rollout
+            .as_ref()
+            .and_then(|r| r.auto_rollback)
+            .unwrap_or(true),
+    });
+    let Some(target) = decision.rollback_target() else {
+        return (decision, desired.deployment.clone());
+    };
+    match observed.template_of(target) {
+        Some(template) => {
+            let mut deployment = desired.deployment.clone();
+            if let Some(spec) = deployment.spec.as_mut() {
+                // Replicas, strategy and the rest follow the current spec;
+                // only the pods go back.
+                spec.template = template;
+            }
+            (decision, deployment)
+        }
+        None => (decision.without_rollback(), desired.deployment.clone()),
+    }
+}
+
+/// The Service and the PodDisruptionBudget: applied when desired, else
+/// deleted if they exist and the App controls them.
+fn owned_objects(
+    app: &App,
+    observed: &Observed,
+    service: Option<Service>,
+    pdb: Option<PodDisruptionBudget>,
+) -> Vec<Step> {
+    let name = app.metadata.name.as_deref().unwrap_or_default();
+    let uid = app.metadata.uid.as_deref().unwrap_or_default();
+    let service = service.map(|s| Object::Service(Box::new(s)));
+    let pdb = pdb.map(|p| Object::PodDisruptionBudget(Box::new(p)));
+    [
+        apply_or_delete(service, Kind::Service, observed.service.as_ref(), name, uid),
+        apply_or_delete(
+            pdb,
+            Kind::PodDisruptionBudget,
+            observed.pdb.as_ref(),
+            name,
+            uid,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Apply the object when it is desired; otherwise delete the one that
+/// exists, if the App controls it: readyroll never removes what it did not
+/// create.
+fn apply_or_delete(
+    desired: Option<Object>,
+    kind: Kind,
+    existing: Option<&ObjectMeta>,
+    name: &str,
+    owner_uid: &str,
+) -> Option<Step> {
+    if let Some(object) = desired {
+        return Some(Step::Apply(object));
+    }
+    let existing = existing.filter(|meta| controlled_by(meta, owner_uid))?;
+    Some(Step::Delete(Delete {
+        kind,
+        name: name.to_string(),
+        uid: existing.uid.clone(),
+    }))
+}
+
+/// The cron schedule counts from the last cron restart, or from the App's
+/// creation when there was none yet.
+fn cron_since(app: &App, status: &AppStatus, now: Timestamp) -> Timestamp {
+    status
+        .last_cron_restart
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .or_else(|| app.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .unwrap_or(now)
+}
+
+/// Wake up for the next cron restart, or for the periodic resync.
+fn next_wakeup(next_cron: Option<Timestamp>, now: Timestamp) -> Duration {
+    next_cron
+        .and_then(|next| Duration::try_from(next.duration_since(now)).ok())
+        .map_or(RESYNC, |until| until.min(RESYNC))
+}
+
+#[cfg(test)]
+mod tests;

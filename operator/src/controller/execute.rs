@@ -1,0 +1,188 @@
+//! Step 3 of a reconcile: carry out the plan's writes in order. Objects are
+//! server-side applied as field manager `readyroll`; every write checks
+//! leadership right before it is sent.
+
+use std::fmt::Debug;
+
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::runtime::events::Recorder;
+use kube::{Api, Client, Resource};
+use readyroll_core::crd::{App, AppStatus};
+use readyroll_core::plan::{Delete, Kind, Object, Plan, Step};
+use readyroll_core::rollout::ObservedDeployment;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::info;
+
+use super::error::Error;
+use super::events;
+use crate::leader::Leadership;
+
+/// The field manager readyroll applies as.
+pub const FIELD_MANAGER: &str = "readyroll";
+
+/// Where the writes of one plan go.
+pub struct Target<'a> {
+    pub client: &'a Client,
+    pub leadership: &'a Leadership,
+    pub recorder: Recorder,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// The App, for its Events.
+    pub reference: ObjectReference,
+}
+
+/// Runs the plan's steps in order. Returns whether pods are being replaced
+/// (a rollout or a rollback), as the applied Deployment says.
+pub async fn execute(target: &Target<'_>, plan: Plan) -> Result<bool, Error> {
+    let mut applied: Option<ObservedDeployment> = None;
+    for step in plan.steps {
+        match step {
+            Step::Status(status) => write_status(target, &status).await?,
+            Step::Apply(object) => {
+                if let Some(deployment) = apply_object(target, object).await? {
+                    applied = Some(deployment);
+                }
+            }
+            Step::Delete(delete) => remove(target, &delete).await?,
+            Step::Events(notes) => {
+                events::publish(
+                    target.leadership,
+                    &target.recorder,
+                    &target.reference,
+                    &notes,
+                )
+                .await
+            }
+            Step::FinalStatus(last) => {
+                let deployment = applied.clone().unwrap_or_else(|| last.before.clone());
+                if let Some(status) = last.after(&deployment) {
+                    write_status(target, &status).await?;
+                }
+            }
+        }
+    }
+    Ok(applied.is_some_and(|d| !d.settled()))
+}
+
+/// Applies one object; for the Deployment, returns it as the API server
+/// now holds it.
+async fn apply_object(
+    target: &Target<'_>,
+    object: Object,
+) -> Result<Option<ObservedDeployment>, Error> {
+    let client = target.client.clone();
+    let ns = target.namespace;
+    match object {
+        Object::Deployment(d) => {
+            let applied = apply(target.leadership, &Api::namespaced(client, ns), &*d).await?;
+            Ok(Some(ObservedDeployment::from_deployment(&applied)))
+        }
+        Object::Service(s) => {
+            apply(target.leadership, &Api::namespaced(client, ns), &*s).await?;
+            Ok(None)
+        }
+        Object::PodDisruptionBudget(p) => {
+            apply(target.leadership, &Api::namespaced(client, ns), &*p).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Every write checks leadership right before it is sent: a replica that
+/// lost the Lease must not fight the new leader.
+pub fn ensure_leader(leadership: &Leadership) -> Result<(), Error> {
+    if leadership.is_leader() {
+        Ok(())
+    } else {
+        Err(Error::NotLeader)
+    }
+}
+
+/// Server-side applies `object`, taking over any field another manager set:
+/// readyroll is the source of truth for what it generates.
+async fn apply<K>(leadership: &Leadership, api: &Api<K>, object: &K) -> Result<K, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
+{
+    ensure_leader(leadership)?;
+    let name = object
+        .meta()
+        .name
+        .clone()
+        .ok_or(Error::MissingField("generated object has no name"))?;
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&name, &params, &Patch::Apply(object))
+        .await
+        .map_err(Error::api(format!("applying {} {name}", K::kind(&()))))
+}
+
+async fn remove(target: &Target<'_>, delete: &Delete) -> Result<(), Error> {
+    let client = target.client.clone();
+    let ns = target.namespace;
+    match delete.kind {
+        Kind::Service => {
+            delete_object::<Service>(target, &Api::namespaced(client, ns), delete).await
+        }
+        Kind::PodDisruptionBudget => {
+            delete_object::<PodDisruptionBudget>(target, &Api::namespaced(client, ns), delete).await
+        }
+    }
+}
+
+/// Deletes an object that is no longer desired. The uid precondition keeps
+/// a same-named object created meanwhile safe; one already gone is fine.
+async fn delete_object<K>(target: &Target<'_>, api: &Api<K>, delete: &Delete) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+{
+    ensure_leader(target.leadership)?;
+    let kind = K::kind(&());
+    let name = &delete.name;
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: delete.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(name, &params).await {
+        Ok(_) => {
+            info!(%kind, %name, "deleted object that is no longer desired");
+            Ok(())
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(Error::api(format!("deleting {kind} {name}"))(e)),
+    }
+}
+
+/// The one status writer: server-side applies the App's status
+/// subresource. The whole status is sent every time: under server-side
+/// apply a field readyroll stops sending is removed, which is how cleared
+/// fields (e.g. `failedRevision`) go away. The App is handled untyped, so
+/// this also serves an App whose spec does not parse.
+pub async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<(), Error> {
+    ensure_leader(target.leadership)?;
+    let resource = ApiResource::erase::<App>(&());
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(target.client.clone(), target.namespace, &resource);
+    let body = serde_json::json!({
+        "apiVersion": App::api_version(&()),
+        "kind": App::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let name = target.name;
+    match api.patch_status(name, &params, &Patch::Apply(&body)).await {
+        Ok(_) => Ok(()),
+        // Deleted while this reconcile ran: there is no status left to write.
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(Error::api(format!("writing status of App {name}"))(e)),
+    }
+}
