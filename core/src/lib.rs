@@ -12,15 +12,19 @@
 //! - `reason`: the one set of reasons for conditions and Events.
 //! - `observed`, `plan`: what a reconcile read in, the ordered writes out;
 //!   the controller around it is observe → plan → execute.
+//! - `slow_start`, `memory_restart`: what the App's pods say about PM2's
+//!   `listen_timeout` and `max_memory_restart`.
 #![forbid(unsafe_code)]
 
 pub mod build;
 pub mod conditions;
 pub mod crd;
 pub mod cron;
+pub mod memory_restart;
 pub mod notes;
 pub mod observed;
 pub mod plan;
 pub mod reason;
 pub mod rollout;
+pub mod slow_start;
 pub mod status;

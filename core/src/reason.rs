@@ -29,3 +29,9 @@ pub const AS_EXPECTED: &str = "AsExpected";
 pub const SCALED_INSTANCES: &str = "ScaledInstances";
 /// Event: a scheduled (`cronRestart`) rolling restart began.
 pub const CRON_RESTART: &str = "CronRestart";
+/// `Progressing`: a pod of the desired revision is not ready after
+/// `listenTimeout` (see `slow_start`).
+pub const SLOW_START: &str = "SlowStart";
+/// Event: the runtime shim restarted the app for `maxMemoryRestart` (see
+/// `memory_restart`).
+pub const MEMORY_RESTART: &str = "MemoryRestart";

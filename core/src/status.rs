@@ -56,6 +56,7 @@ pub fn compute(inputs: &StatusInputs<'_>) -> AppStatus {
         last_good_revision,
         failed_revision,
         restarts: Some(inputs.restarts),
+        memory_restarts: previous.memory_restarts,
         last_cron_restart: previous.last_cron_restart.clone(),
         next_cron_restart: inputs.next_cron_restart.map(|t| t.to_string()),
         conditions: conditions::merge(&previous.conditions, &wanted, inputs.generation, inputs.now),

@@ -134,23 +134,31 @@ spec:
     let pod = spec.template.spec.as_ref().unwrap();
     assert_eq!(pod.termination_grace_period_seconds, Some(10));
     let container = &pod.containers[0];
-    let command = container.command.as_ref().unwrap();
-    assert_eq!(command[0], "/readyroll/bin/readyroll-shim");
-    assert!(
-        command.ends_with(&["--".to_string(), "./server".to_string()]),
-        "{command:?}"
+    assert_eq!(
+        container.command.as_deref(),
+        Some(&["/readyroll/bin/readyroll-shim".to_string()][..])
     );
-    assert!(command
-        .windows(2)
-        .any(|w| w == ["--kill-timeout-ms", "5000"]));
+    // The script goes to the shim as written: it finds `server` in the pod
+    // and, as PM2 does, runs a non-binary file without extension with node.
+    let args = container.args.as_ref().unwrap();
+    for flag in [
+        "--script=server",
+        "--kill-timeout-ms=5000",
+        "--listen-timeout-ms=10000",
+        "--port=8080",
+        "--wait-ready",
+    ] {
+        assert!(args.iter().any(|a| a == flag), "{flag} in {args:?}");
+    }
+    assert_eq!(args.last().map(String::as_str), Some("--"));
     let readiness = container.readiness_probe.as_ref().unwrap();
     assert_eq!(
         readiness.http_get.as_ref().unwrap().port,
         IntOrString::Int(9797)
     );
     assert_eq!(
-        container.startup_probe.as_ref().unwrap().failure_threshold,
-        Some(10)
+        container.startup_probe, None,
+        "a start slower than listenTimeout is reported, never restarted"
     );
     assert_eq!(
         pod.init_containers.as_ref().unwrap()[0].name,
@@ -304,32 +312,46 @@ fn revision_follows_the_pod_template_only() {
 }
 
 #[test]
-fn max_memory_restart_overrides_the_memory_limit() {
-    let desired = built(&MINIMAL.replace(
-        "port: 3000",
-        "port: 3000\n  maxMemoryRestart: 300M\n  resources: {limits: {memory: 1Gi, cpu: \"1\"}, requests: {memory: 128Mi}}",
-    ));
-    let container = &desired
-        .deployment
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
-        .containers[0];
-    let resources = container.resources.as_ref().unwrap();
-    let limits = resources.limits.as_ref().unwrap();
-    assert_eq!(limits["memory"], Quantity("300Mi".into()));
-    assert_eq!(limits["cpu"], Quantity("1".into()));
-    assert_eq!(
-        resources.requests.as_ref().unwrap()["memory"],
-        Quantity("128Mi".into())
+fn max_memory_restart_is_graceful_with_a_safety_net_limit() {
+    let resources_of = |extra: &str| {
+        built(&MINIMAL.replace("port: 3000", &format!("port: 3000\n  {extra}")))
+            .deployment
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap()
+            .containers[0]
+            .resources
+            .clone()
+            .unwrap()
+    };
+    // With the shim (the default for a script): 150 % of the threshold...
+    let r = resources_of("maxMemoryRestart: 300M");
+    assert_eq!(r.limits.unwrap()["memory"], Quantity("450Mi".into()));
+    // ... or the App's own limit, which wins.
+    let r = resources_of(
+        "maxMemoryRestart: 300M\n  resources: {limits: {memory: 1Gi, cpu: \"1\"}, requests: {memory: 128Mi}}",
     );
+    let limits = r.limits.unwrap();
+    assert_eq!(limits["memory"], Quantity("1Gi".into()));
+    assert_eq!(limits["cpu"], Quantity("1".into()));
+    assert_eq!(r.requests.unwrap()["memory"], Quantity("128Mi".into()));
+    // Without the shim the threshold is the limit, overriding the App's.
+    let r = resources_of(
+        "maxMemoryRestart: 300M\n  runtimeShim: {enabled: false}\n  resources: {limits: {memory: 1Gi}}",
+    );
+    assert_eq!(r.limits.unwrap()["memory"], Quantity("300Mi".into()));
     let err = build_err(&MINIMAL.replace(
         "port: 3000",
-        "port: 3000\n  maxMemoryRestart: 100M\n  resources: {requests: {memory: 128Mi}}",
+        "port: 3000\n  maxMemoryRestart: 100M\n  resources: {requests: {memory: 200Mi}}",
     ));
     assert_eq!(err.field, "spec.resources.requests.memory");
+    let err = build_err(&MINIMAL.replace(
+        "port: 3000",
+        "port: 3000\n  maxMemoryRestart: 1G\n  resources: {limits: {memory: 512Mi}}",
+    ));
+    assert_eq!(err.field, "spec.resources.limits.memory");
 }
 
 #[test]
@@ -350,7 +372,13 @@ fn stop_timing_edges() {
     );
     assert_eq!(
         grace("killTimeout: 0\n  rollout: {drainDelayMs: 0}"),
-        Some(0)
+        Some(2),
+        "0 means PM2's 1600 ms"
+    );
+    assert_eq!(
+        grace("killTimeout: 3200\n  rollout: {drainDelayMs: 2500}"),
+        Some(3 + 4),
+        "the 3 s pre-stop sleep leaves all of the 3.2 s kill timeout"
     );
     assert_eq!(
         grace("killTimeout: 86400000\n  rollout: {drainDelayMs: 86400000}"),

@@ -73,9 +73,11 @@ fn the_complete_example_uses_the_runtime_shim() {
         init[0].image.as_deref(),
         Some("readyroll.dev/readyroll:dev")
     );
-    let command = pod.containers[0].command.clone().expect("command");
-    assert_eq!(command[0], "/readyroll/bin/readyroll-shim");
-    assert!(command.contains(&"--wait-ready".to_string()));
+    let container = &pod.containers[0];
+    let command = container.command.clone().expect("command");
+    assert_eq!(command, ["/readyroll/bin/readyroll-shim"]);
+    let args = container.args.clone().expect("the shim's flags");
+    assert!(args.contains(&"--wait-ready".to_string()), "{args:?}");
 }
 
 #[test]

@@ -47,6 +47,7 @@ pub mod flag {
     pub const PORT: &str = "--port";
     pub const WAIT_READY: &str = "--wait-ready";
     pub const LISTEN_TIMEOUT_MS: &str = "--listen-timeout-ms";
+    pub const READY_ON_LISTEN_TIMEOUT: &str = "--ready-on-listen-timeout";
     pub const KILL_TIMEOUT_MS: &str = "--kill-timeout-ms";
     pub const STOP_SIGNAL: &str = "--stop-signal";
     pub const SHUTDOWN_WITH_MESSAGE: &str = "--shutdown-with-message";
@@ -103,6 +104,9 @@ pub struct ShimArgs {
     pub wait_ready: bool,
     /// Startup budget; `0` means PM2's 3000.
     pub listen_timeout_ms: u64,
+    /// PM2's "proceed anyway": when the startup budget runs out before the
+    /// app is ready, report it ready. Off: `/ready` keeps answering 503.
+    pub ready_on_listen_timeout: bool,
     /// Stop signal (or message) to SIGKILL; `0` means PM2's 1600.
     pub kill_timeout_ms: u64,
     /// Name (`SIGINT`, `INT`) or number.
@@ -151,6 +155,7 @@ impl Default for ShimArgs {
             port: None,
             wait_ready: false,
             listen_timeout_ms: DEFAULT_LISTEN_TIMEOUT_MS,
+            ready_on_listen_timeout: false,
             kill_timeout_ms: DEFAULT_KILL_TIMEOUT_MS,
             stop_signal: DEFAULT_STOP_SIGNAL.to_string(),
             shutdown_with_message: false,
@@ -257,6 +262,7 @@ impl ShimArgs {
         }
         for (on, name) in [
             (self.wait_ready, flag::WAIT_READY),
+            (self.ready_on_listen_timeout, flag::READY_ON_LISTEN_TIMEOUT),
             (self.shutdown_with_message, flag::SHUTDOWN_WITH_MESSAGE),
             (!self.treekill, flag::NO_TREEKILL),
         ] {
@@ -323,6 +329,9 @@ impl ShimArgs {
                 flag::DRAIN_MS => out.drain_ms = millis(name, &value()?)?,
                 flag::TERMINATION_LOG => out.termination_log = non_empty(name, value()?)?,
                 flag::WAIT_READY => out.wait_ready = switch(name, &inline)?,
+                flag::READY_ON_LISTEN_TIMEOUT => {
+                    out.ready_on_listen_timeout = switch(name, &inline)?
+                }
                 flag::SHUTDOWN_WITH_MESSAGE => out.shutdown_with_message = switch(name, &inline)?,
                 flag::NO_TREEKILL => out.treekill = !switch(name, &inline)?,
                 _ if name.starts_with('-') => return Err(error(name, "unknown flag")),
@@ -412,6 +421,7 @@ mod tests {
             port: Some(8080),
             wait_ready: true,
             listen_timeout_ms: 10_000,
+            ready_on_listen_timeout: true,
             kill_timeout_ms: 5_000,
             stop_signal: "SIGTERM".into(),
             shutdown_with_message: true,
@@ -489,6 +499,10 @@ mod tests {
             (&["--kill-timeout-ms", "-1", "--", "x"], "--kill-timeout-ms"),
             (&["--probe-addr", "localhost", "--", "x"], "--probe-addr"),
             (&["--wait-ready=yes", "--", "x"], "--wait-ready"),
+            (
+                &["--ready-on-listen-timeout=1", "--", "x"],
+                "--ready-on-listen-timeout",
+            ),
             (&["--instance-var", "1X", "--", "x"], "--instance-var"),
             (&["--increment-var", "MY VAR", "--", "x"], "--increment-var"),
             (

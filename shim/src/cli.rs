@@ -25,6 +25,7 @@ readiness:
   --port N                  ready once 127.0.0.1:N accepts connections (PM2's listening)
   --wait-ready              ready only after the app calls process.send('ready')
   --listen-timeout-ms N     startup budget; logged when exceeded (default and 0: 3000)
+  --ready-on-listen-timeout ready anyway once the startup budget runs out (PM2's behaviour)
   --probe-addr ADDR         HTTP address of GET /ready and /live (default 0.0.0.0:9797)
 stop:
   --stop-signal SIG         signal sent on SIGTERM (default SIGINT)
@@ -90,6 +91,7 @@ pub struct RunConfig {
     pub port: Option<u16>,
     pub wait_ready: bool,
     pub listen_timeout: Duration,
+    pub ready_on_listen_timeout: bool,
     pub kill_timeout: Duration,
     pub stop_signal: Signal,
     pub shutdown_with_message: bool,
@@ -207,6 +209,7 @@ fn parse_run(args: Vec<OsString>) -> Result<RunConfig, CliError> {
         port: a.port,
         wait_ready: a.wait_ready,
         listen_timeout: pm2_millis(a.listen_timeout_ms, contract::DEFAULT_LISTEN_TIMEOUT_MS),
+        ready_on_listen_timeout: a.ready_on_listen_timeout,
         kill_timeout: pm2_millis(a.kill_timeout_ms, contract::DEFAULT_KILL_TIMEOUT_MS),
         stop_signal,
         shutdown_with_message: a.shutdown_with_message,
@@ -349,6 +352,7 @@ mod tests {
             "8080",
             "--wait-ready",
             "--listen-timeout-ms=10000",
+            "--ready-on-listen-timeout",
             "--kill-timeout-ms",
             "5000",
             "--stop-signal=SIGTERM",
@@ -363,6 +367,7 @@ mod tests {
         assert_eq!(config.port, Some(8080));
         assert!(config.wait_ready);
         assert_eq!(config.listen_timeout, Duration::from_millis(10000));
+        assert!(config.ready_on_listen_timeout);
         assert_eq!(config.kill_timeout, Duration::from_millis(5000));
         assert_eq!(config.stop_signal, Signal::SIGTERM);
         assert!(config.shutdown_with_message);

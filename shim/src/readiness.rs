@@ -114,6 +114,13 @@ impl Readiness {
         }
     }
 
+    /// PM2's "proceed anyway" after the startup budget: ready without the
+    /// signal the mode waits for. Returns the time since start when it made
+    /// the app ready.
+    pub fn assume_ready(&mut self, now: Instant) -> Option<Duration> {
+        self.become_ready(now)
+    }
+
     pub fn begin_stopping(&mut self) {
         self.phase = Phase::Stopping;
     }
@@ -230,6 +237,22 @@ mod tests {
         assert_eq!(r.next_deadline(), None);
         // A late ready message still makes the app ready.
         assert_eq!(r.on_ready_message(t0 + ms(3000)), Some(ms(3000)));
+    }
+
+    #[test]
+    fn ready_anyway_after_the_budget_when_asked() {
+        let t0 = Instant::now();
+        let mut r = Readiness::new(Mode::Port(8080), BUDGET, t0);
+        assert_eq!(r.budget_expired(t0 + BUDGET), Some(BUDGET));
+        assert_eq!(r.assume_ready(t0 + BUDGET), Some(BUDGET));
+        assert_eq!(r.phase(), Phase::Ready);
+        assert_eq!(r.port_check_due(t0 + ms(5000)), None);
+        assert_eq!(r.next_deadline(), None);
+        // Never over a stop.
+        let mut stopping = Readiness::new(Mode::Message, BUDGET, t0);
+        stopping.begin_stopping();
+        assert_eq!(stopping.assume_ready(t0 + BUDGET), None);
+        assert_eq!(stopping.phase(), Phase::Stopping);
     }
 
     #[test]

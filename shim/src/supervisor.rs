@@ -196,10 +196,18 @@ impl Supervisor {
                 (false, Some(port)) => format!("port {port} does not accept connections yet"),
                 (false, None) => "not started".to_string(),
             };
-            log(&format!(
-                "app not ready after --listen-timeout-ms={} ({waiting_for}); /ready keeps answering 503",
-                budget.as_millis()
-            ));
+            if self.config.ready_on_listen_timeout {
+                self.readiness.assume_ready(now);
+                log(&format!(
+                    "app not ready after --listen-timeout-ms={} ({waiting_for}); /ready answers 200 anyway (--ready-on-listen-timeout)",
+                    budget.as_millis()
+                ));
+            } else {
+                log(&format!(
+                    "app not ready after --listen-timeout-ms={} ({waiting_for}); /ready keeps answering 503",
+                    budget.as_millis()
+                ));
+            }
         }
         if self.next_memory_check.is_some_and(|at| now >= at) {
             self.check_memory();

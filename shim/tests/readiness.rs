@@ -75,6 +75,33 @@ fn app_that_never_sends_ready_stays_503_and_the_listen_timeout_is_logged() {
 }
 
 #[test]
+fn ready_on_listen_timeout_turns_ready_anyway_as_pm2_proceeds() {
+    let mut shim = ShimBuilder::new("ready-anyway")
+        .flag("--wait-ready")
+        .flag("--listen-timeout-ms=300")
+        .flag("--ready-on-listen-timeout")
+        .spawn();
+    assert_eq!(
+        shim.wait_for_ready_status(503, 5 * SECOND).map(|_| ()),
+        Some(()),
+        "503 while the budget lasts"
+    );
+    let first_200 = shim
+        .wait_for_ready_status(200, 5 * SECOND)
+        .expect("/ready turns 200 once the listen timeout expires");
+    assert!(
+        first_200 - shim.started >= Duration::from_millis(300),
+        "ready before the budget ran out"
+    );
+    assert!(
+        shim.wait_for_stderr("/ready answers 200 anyway", 5 * SECOND),
+        "stderr:\n{}",
+        shim.stderr()
+    );
+    assert!(shim.child.try_wait().expect("try_wait").is_none());
+}
+
+#[test]
 fn a_ready_object_is_not_the_ready_message() {
     // PM2 only counts the raw string 'ready'; an object is an ordinary message.
     let shim = ShimBuilder::new("ready-object")

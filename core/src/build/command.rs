@@ -1,5 +1,7 @@
 //! PM2's `script`, `interpreter`, `interpreter_args`, `args` and `cwd` as a
-//! container's `command`, `args` and `workingDir`.
+//! container's `command`, `args` and `workingDir`, for Apps that run
+//! without the runtime shim. With the shim (the default for a `script`) the
+//! shim resolves them in the pod, as PM2 does, and this is not used.
 
 use crate::crd::AppSpec;
 
@@ -80,11 +82,6 @@ impl Command {
             working_dir,
             interpreter,
         })
-    }
-
-    /// True when the image's entry point runs (no `script`).
-    pub fn uses_image_entry_point(&self) -> bool {
-        self.command.is_empty()
     }
 }
 
@@ -229,7 +226,7 @@ mod tests {
             ..spec()
         })
         .unwrap();
-        assert!(cmd.uses_image_entry_point());
+        assert!(cmd.command.is_empty(), "the image entry point runs");
         assert_eq!(cmd.args, strings(&["serve", "--port=80"]));
         assert_eq!(cmd.working_dir.as_deref(), Some("/app"));
     }

@@ -1,4 +1,7 @@
-//! PM2's `cron_restart`: a rolling restart on a cron schedule (UTC).
+//! PM2's `cron_restart`: a rolling restart on a cron schedule, in the App's
+//! `cronTimeZone` (UTC by default; PM2 used the host's local time). The
+//! time-zone database is compiled into the binary, since the operator's
+//! image has none.
 //!
 //! The core only parses the expression and computes the next time; the
 //! controller keeps the clock and records each restart in
@@ -20,6 +23,7 @@ pub const RESTARTED_AT_ANNOTATION: &str = "readyroll.dev/restartedAt";
 /// PM2 reads `cron_restart: "0"` as "no cron restart".
 const DISABLED: &str = "0";
 const FIELD: &str = "spec.cronRestart";
+const TIME_ZONE_FIELD: &str = "spec.cronTimeZone";
 
 /// The parsed schedule, `None` when the App has none. Accepts what PM2's
 /// cron library accepts: 5 fields, or 6 with seconds first, names such as
@@ -45,13 +49,29 @@ pub fn schedule(spec: &AppSpec) -> Result<Option<Cron>, SpecError> {
         })
 }
 
+/// The zone `cronRestart` is evaluated in: `cronTimeZone`, or UTC.
+pub fn time_zone(spec: &AppSpec) -> Result<TimeZone, SpecError> {
+    let Some(name) = spec.cron_time_zone.as_deref() else {
+        return Ok(TimeZone::UTC);
+    };
+    TimeZone::get(name).map_err(|_| {
+        SpecError::new(
+            TIME_ZONE_FIELD,
+            format!(
+                "{name:?} is not an IANA time zone name (e.g. Europe/Paris, America/New_York, UTC)"
+            ),
+        )
+    })
+}
+
 /// The first cron restart strictly after `after`, or `None` without a
 /// schedule. Pure: the caller passes the clock.
 pub fn next_cron_restart(app: &App, after: Timestamp) -> Result<Option<Timestamp>, SpecError> {
     let Some(cron) = schedule(&app.spec)? else {
         return Ok(None);
     };
-    cron.find_next_occurrence(&after.to_zoned(TimeZone::UTC), false)
+    let zone = time_zone(&app.spec)?;
+    cron.find_next_occurrence(&after.to_zoned(zone), false)
         .map(|next| Some(next.timestamp()))
         .map_err(|e| SpecError::new(FIELD, format!("has no next time after {after}: {e}")))
 }
@@ -98,6 +118,64 @@ mod tests {
         for (expression, after, next) in cases {
             let got = next_cron_restart(&with_cron(Some(expression)), at(after)).unwrap();
             assert_eq!(got, Some(at(next)), "{expression} after {after}");
+        }
+    }
+
+    #[test]
+    fn the_schedule_runs_in_the_time_zone() {
+        let cases = [
+            // Paris is UTC+2 in summer, UTC+1 in winter.
+            (
+                "0 3 * * *",
+                "Europe/Paris",
+                "2025-06-01T12:00:00Z",
+                "2025-06-02T01:00:00Z",
+            ),
+            (
+                "0 3 * * *",
+                "Europe/Paris",
+                "2025-12-01T12:00:00Z",
+                "2025-12-02T02:00:00Z",
+            ),
+            (
+                "0 9 * * MON",
+                "America/New_York",
+                "2025-06-01T00:00:00Z",
+                "2025-06-02T13:00:00Z",
+            ),
+            (
+                "@daily",
+                "Asia/Kolkata",
+                "2025-06-01T12:00:00Z",
+                "2025-06-01T18:30:00Z",
+            ),
+            (
+                "0 3 * * *",
+                "UTC",
+                "2025-06-01T12:00:00Z",
+                "2025-06-02T03:00:00Z",
+            ),
+        ];
+        for (expression, zone, after, next) in cases {
+            let app = app(AppSpec {
+                cron_restart: Some(expression.into()),
+                cron_time_zone: Some(zone.into()),
+                ..spec()
+            });
+            let got = next_cron_restart(&app, at(after)).unwrap();
+            assert_eq!(got, Some(at(next)), "{expression} in {zone} after {after}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_time_zone_names_the_field() {
+        for bad in ["Mars/Olympus", "", "Europe/", "local"] {
+            let spec = AppSpec {
+                cron_time_zone: Some(bad.into()),
+                ..spec()
+            };
+            let err = time_zone(&spec).unwrap_err();
+            assert_eq!(err.field, "spec.cronTimeZone", "{bad}");
         }
     }
 

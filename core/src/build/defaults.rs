@@ -14,6 +14,11 @@ pub const KILL_TIMEOUT_MS: i64 = 1_600;
 pub const MIN_UPTIME_MS: i64 = 1_000;
 /// PM2 `max_restarts`: restarts before PM2 marks the app errored.
 pub const MAX_RESTARTS: i32 = 16;
+/// PM2's memory check interval for `max_memory_restart` (its `worker_interval`).
+pub const MEMORY_CHECK_INTERVAL_MS: i64 = 30_000;
+/// The container's memory limit as a percentage of `max_memory_restart`
+/// when the runtime shim restarts gracefully below it.
+pub const MEMORY_LIMIT_PERCENT: i32 = 150;
 /// PM2's stop signal.
 pub const STOP_SIGNAL: &str = "SIGINT";
 /// Pre-stop drain before the stop signal (readyroll; PM2 has no load balancer to drain).

@@ -100,6 +100,7 @@ pub fn build_restarted_at(
     let id = labels::Identity::of(app)?;
     let timings = timings::Timings::of(spec)?;
     cron::schedule(spec)?;
+    cron::time_zone(spec)?;
     let shim = shim::plan(spec, &opts.shim_image)?;
 
     let mut template = pod::pod_template(app, &id, &timings, shim.as_ref(), restarted_at)?;
@@ -114,6 +115,11 @@ pub fn build_restarted_at(
         instances,
         revision,
     })
+}
+
+/// PM2 `listen_timeout` in milliseconds, defaults applied (0 means 3000).
+pub fn listen_timeout_ms(spec: &crate::crd::AppSpec) -> Result<i64, SpecError> {
+    Ok(timings::Timings::of(spec)?.listen_timeout_ms)
 }
 
 /// Restarts past which the App is Degraded (PM2 `max_restarts`, default 16).

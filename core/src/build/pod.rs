@@ -82,13 +82,23 @@ fn app_container(
             ));
         }
     }
-    let run = Command::of(spec)?;
-    let command = match shim {
-        Some(shim) => shim.wrap(spec, timings, &run)?,
-        None => run.command.clone(),
-    };
-    let env = container_env(spec, &implied_by_interpreter(run.interpreter.as_deref()))?;
     let probes = probes(spec, shim, timings)?;
+    // With the shim, the script is resolved in the pod (and the shim sets
+    // what PM2 sets for an interpreter); without it, here.
+    let (command, args, working_dir, implied) = match shim {
+        Some(shim) => (
+            shim.command(),
+            shim.args(spec, timings, probes.readiness.as_ref())?,
+            spec.cwd.clone().filter(|c| !c.is_empty()),
+            Vec::new(),
+        ),
+        None => {
+            let run = Command::of(spec)?;
+            let implied = implied_by_interpreter(run.interpreter.as_deref());
+            (run.command, run.args, run.working_dir, implied)
+        }
+    };
+    let env = container_env(spec, &implied)?;
 
     let mut ports = Vec::new();
     if let Some(port) = spec.port {
@@ -109,12 +119,12 @@ fn app_container(
         image: Some(spec.image.clone()),
         image_pull_policy: spec.image_pull_policy.clone(),
         command: non_empty(command),
-        args: non_empty(run.args),
-        working_dir: run.working_dir,
+        args: non_empty(args),
+        working_dir,
         env: non_empty(env),
         env_from: non_empty(spec.env_from.clone()),
         ports: non_empty(ports),
-        resources: container_resources(spec)?,
+        resources: container_resources(spec, shim.is_some())?,
         security_context: spec.security_context.clone(),
         volume_mounts: non_empty(volume_mounts),
         readiness_probe: probes.readiness,

@@ -7,18 +7,23 @@
 //! (PM2's `listening`). With none of these the pod is Ready once its
 //! container runs, as Kubernetes does by default.
 //!
-//! The startup probe repeats the readiness check every second for
-//! `listenTimeout`: a pod that never becomes ready is restarted, PM2's
-//! listen timeout without PM2's "proceed anyway".
+//! No probe restarts a container for being slow to become ready: PM2's
+//! `listen_timeout` is the time a start is expected to take, past which the
+//! App reports a slow start (see `slow_start`), and the rollout's progress
+//! deadline, derived from it, decides rollback. A startup probe exists only
+//! to hold off a user's liveness check until the app is up, with a failure
+//! budget as long as the progress deadline, so even then a start is given
+//! up on no sooner than the rollout itself would be.
 
 use k8s_openapi::api::core::v1::{ExecAction, HTTPGetAction, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::crd::{AppSpec, Check, HttpScheme};
 
+use super::deployment::{min_ready_seconds, progress_deadline_seconds};
 use super::error::SpecError;
 use super::shim::{Shim, READY_PATH};
-use super::timings::{ceil_seconds, Timings};
+use super::timings::Timings;
 
 /// Readiness is checked every second and one failure takes the pod out of
 /// the Service: a stopping app leaves the endpoints fast.
@@ -38,12 +43,6 @@ pub struct Probes {
 
 pub fn probes(spec: &AppSpec, shim: Option<&Shim>, timings: &Timings) -> Result<Probes, SpecError> {
     let readiness = readiness(spec, shim)?;
-    let startup = readiness.as_ref().map(|ready| Probe {
-        period_seconds: Some(1),
-        failure_threshold: Some(listen_budget_checks(timings)),
-        success_threshold: Some(1),
-        ..ready.clone()
-    });
     let liveness = spec
         .liveness
         .as_ref()
@@ -57,6 +56,15 @@ pub fn probes(spec: &AppSpec, shim: Option<&Shim>, timings: &Timings) -> Result<
             )
         })
         .transpose()?;
+    let startup = match &liveness {
+        Some(live) => Some(Probe {
+            period_seconds: Some(1),
+            failure_threshold: Some(startup_budget_checks(spec, timings)?),
+            success_threshold: Some(1),
+            ..readiness.clone().unwrap_or_else(|| live.clone())
+        }),
+        None => None,
+    };
     Ok(Probes {
         readiness,
         startup,
@@ -64,9 +72,10 @@ pub fn probes(spec: &AppSpec, shim: Option<&Shim>, timings: &Timings) -> Result<
     })
 }
 
-/// One startup check per second of `listenTimeout`, at least one.
-fn listen_budget_checks(timings: &Timings) -> i32 {
-    i32::try_from(ceil_seconds(timings.listen_timeout_ms).max(1)).unwrap_or(i32::MAX)
+/// One startup check per second of the rollout's progress deadline: the
+/// liveness check waits as long as the rollout would.
+fn startup_budget_checks(spec: &AppSpec, timings: &Timings) -> Result<i32, SpecError> {
+    Ok(progress_deadline_seconds(spec, timings, min_ready_seconds(timings))?.max(1))
 }
 
 fn readiness(spec: &AppSpec, shim: Option<&Shim>) -> Result<Option<Probe>, SpecError> {

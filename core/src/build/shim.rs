@@ -3,16 +3,18 @@
 //! `process.send('ready')`, stop signal and `'shutdown'` message work.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
 
+use k8s_openapi::api::core::v1::Probe;
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, ResourceRequirements,
     SeccompProfile, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use readyroll_shim_contract::ShimArgs;
 
-use crate::crd::AppSpec;
+use crate::crd::{AppSpec, MAX_DURATION_MS};
 
-use super::command::Command;
 use super::defaults;
 use super::error::SpecError;
 use super::timings::Timings;
@@ -49,12 +51,15 @@ pub struct Shim {
     pub probe_port: i32,
 }
 
-/// On when asked for, or by default when `waitReady` has no explicit
-/// readiness check to rely on.
+/// On when asked for; by default on for every App with a `script` (PM2's
+/// stop contract needs it), and when `waitReady` has no explicit readiness
+/// check to rely on (which then needs a `script`).
 pub fn enabled(spec: &AppSpec) -> bool {
     match spec.runtime_shim.as_ref().and_then(|s| s.enabled) {
         Some(enabled) => enabled,
-        None => spec.wait_ready == Some(true) && spec.readiness.is_none(),
+        None => {
+            spec.script.is_some() || (spec.wait_ready == Some(true) && spec.readiness.is_none())
+        }
     }
 }
 
@@ -75,7 +80,19 @@ pub fn plan(spec: &AppSpec, default_image: &str) -> Result<Option<Shim>, SpecErr
                 "needs the runtime shim (spec.runtimeShim.enabled) or an explicit spec.readiness check",
             ));
         }
+        if spec.ready_on_listen_timeout == Some(true) {
+            return Err(SpecError::new(
+                "spec.readyOnListenTimeout",
+                "needs the runtime shim's readiness; enable spec.runtimeShim",
+            ));
+        }
         return Ok(None);
+    }
+    if spec.ready_on_listen_timeout == Some(true) && spec.readiness.is_some() {
+        return Err(SpecError::new(
+            "spec.readyOnListenTimeout",
+            "has no effect with an explicit spec.readiness check, which the kubelet runs instead of the shim's",
+        ));
     }
     let settings = spec.runtime_shim.clone().unwrap_or_default();
     let image = settings
@@ -138,45 +155,89 @@ fn check_no_clash(spec: &AppSpec) -> Result<(), SpecError> {
 }
 
 impl Shim {
-    /// The app container's command: the shim, its flags, `--`, then the
-    /// app's own command (its `args` stay the container's `args`).
-    pub fn wrap(
+    /// The app container's `command`: the shim binary in the pod.
+    pub fn command(&self) -> Vec<String> {
+        vec![BINARY_IN_POD.to_string()]
+    }
+
+    /// The app container's `args`: the shim's flags through the shared
+    /// contract, `--`, then PM2's `args`. `script`, `interpreter`,
+    /// `interpreterArgs` and `cwd` go over as the App says them: only the
+    /// shim, inside the pod, sees the image's files and `PATH` to resolve
+    /// them as PM2 does.
+    pub fn args(
         &self,
         spec: &AppSpec,
         timings: &Timings,
-        app: &Command,
+        readiness: Option<&Probe>,
     ) -> Result<Vec<String>, SpecError> {
-        if app.uses_image_entry_point() {
+        Ok(self.settings(spec, timings, readiness)?.to_args())
+    }
+
+    /// The shim's settings for this App.
+    pub fn settings(
+        &self,
+        spec: &AppSpec,
+        timings: &Timings,
+        readiness: Option<&Probe>,
+    ) -> Result<ShimArgs, SpecError> {
+        let Some(script) = spec.script.clone() else {
             return Err(SpecError::new(
                 "spec.script",
                 "is required with the runtime shim: the shim starts the app itself and cannot wrap the image's entry point",
             ));
+        };
+        if script.is_empty() {
+            return Err(SpecError::new(
+                "spec.script",
+                "must not be empty; omit it to run the image's entry point",
+            ));
         }
-        let mut command = vec![BINARY_IN_POD.to_string()];
-        if let Some(port) = spec.port {
-            command.extend(["--port".to_string(), port.to_string()]);
+        if spec.interpreter.as_deref() == Some("") {
+            return Err(SpecError::new(
+                "spec.interpreter",
+                "must not be empty; omit it to choose as PM2 does, or use \"none\"",
+            ));
         }
-        if spec.wait_ready == Some(true) {
-            command.push("--wait-ready".into());
+        let port = |value: i32, field: &str| {
+            u16::try_from(value)
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| SpecError::new(field, format!("{value} is not a port (1..=65535)")))
+        };
+        let millis = |ms: i64| u64::try_from(ms).unwrap_or(0);
+        let memory_interval_ms = spec
+            .memory_check_interval_ms
+            .unwrap_or(defaults::MEMORY_CHECK_INTERVAL_MS);
+        if !(100..=MAX_DURATION_MS).contains(&memory_interval_ms) {
+            return Err(SpecError::new(
+                "spec.memoryCheckIntervalMs",
+                format!("{memory_interval_ms} ms is outside 100..={MAX_DURATION_MS} ms"),
+            ));
         }
-        command.extend([
-            "--listen-timeout-ms".to_string(),
-            timings.listen_timeout_ms.to_string(),
-            "--kill-timeout-ms".to_string(),
-            timings.kill_timeout_ms.to_string(),
-            "--stop-signal".to_string(),
-            stop_signal(spec)?.to_string(),
-        ]);
-        if spec.shutdown_with_message == Some(true) {
-            command.push("--shutdown-with-message".into());
-        }
-        command.extend([
-            "--probe-addr".to_string(),
-            format!("0.0.0.0:{}", self.probe_port),
-            "--".to_string(),
-        ]);
-        command.extend(app.command.iter().cloned());
-        Ok(command)
+        Ok(ShimArgs {
+            port: spec.port.map(|p| port(p, "spec.port")).transpose()?,
+            wait_ready: spec.wait_ready == Some(true),
+            listen_timeout_ms: millis(timings.listen_timeout_ms),
+            ready_on_listen_timeout: spec.ready_on_listen_timeout == Some(true),
+            kill_timeout_ms: millis(timings.kill_timeout_ms),
+            stop_signal: stop_signal(spec)?.to_string(),
+            shutdown_with_message: spec.shutdown_with_message == Some(true),
+            treekill: spec.treekill != Some(false),
+            probe_addr: SocketAddr::from((
+                Ipv4Addr::UNSPECIFIED,
+                port(self.probe_port, "spec.runtimeShim.probePort")?,
+            )),
+            script: Some(script),
+            interpreter: spec.interpreter.clone(),
+            interpreter_args: spec.interpreter_args.clone(),
+            cwd: spec.cwd.clone().filter(|c| !c.is_empty()),
+            max_memory_bytes: spec.max_memory_restart.as_ref().map(|m| m.bytes()),
+            memory_interval_ms: millis(memory_interval_ms),
+            drain_ms: millis(memory_restart_drain_ms(timings, readiness)),
+            args: spec.args.clone(),
+            ..ShimArgs::default()
+        })
     }
 
     pub fn init_container(&self) -> Container {
@@ -240,6 +301,18 @@ impl Shim {
             ..Default::default()
         }
     }
+}
+
+/// A memory restart's drain: the App's pre-stop drain plus the time the
+/// kubelet's readiness probe takes to see `/ready` turn 503 (period ×
+/// failure threshold), so the endpoints drop the pod before it stops.
+fn memory_restart_drain_ms(timings: &Timings, readiness: Option<&Probe>) -> i64 {
+    let seen_after_seconds = readiness.map_or(0, |p| {
+        i64::from(p.period_seconds.unwrap_or(10)) * i64::from(p.failure_threshold.unwrap_or(3))
+    });
+    timings
+        .drain_delay_ms
+        .saturating_add(seen_after_seconds.saturating_mul(1000))
 }
 
 /// Copying one small file: tiny requests, and limits so namespaces that

@@ -19,17 +19,15 @@ impl Timings {
     pub fn of(spec: &AppSpec) -> Result<Self, SpecError> {
         let drain = spec.rollout.as_ref().and_then(|r| r.drain_delay_ms);
         Ok(Timings {
-            listen_timeout_ms: checked(
+            listen_timeout_ms: pm2_timeout(
                 "spec.listenTimeout",
                 spec.listen_timeout,
                 defaults::LISTEN_TIMEOUT_MS,
-                1,
             )?,
-            kill_timeout_ms: checked(
+            kill_timeout_ms: pm2_timeout(
                 "spec.killTimeout",
                 spec.kill_timeout,
                 defaults::KILL_TIMEOUT_MS,
-                0,
             )?,
             min_uptime_ms: checked(
                 "spec.minUptime",
@@ -44,6 +42,14 @@ impl Timings {
                 0,
             )?,
         })
+    }
+}
+
+/// PM2 reads a `listen_timeout` or `kill_timeout` of 0 as its default.
+fn pm2_timeout(field: &str, value: Option<i64>, default: i64) -> Result<i64, SpecError> {
+    match checked(field, value, default, 0)? {
+        0 => Ok(default),
+        ms => Ok(ms),
     }
 }
 
@@ -90,11 +96,25 @@ mod tests {
     }
 
     #[test]
+    fn zero_timeouts_mean_pm2s_defaults() {
+        let t = Timings::of(&AppSpec {
+            listen_timeout: Some(0),
+            kill_timeout: Some(0),
+            min_uptime: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(t.listen_timeout_ms, 3000);
+        assert_eq!(t.kill_timeout_ms, 1600);
+        assert_eq!(t.min_uptime_ms, 0, "min_uptime 0 stays 0");
+    }
+
+    #[test]
     fn out_of_range_values_name_their_field() {
         let cases: Vec<(AppSpec, &str)> = vec![
             (
                 AppSpec {
-                    listen_timeout: Some(0),
+                    listen_timeout: Some(-1),
                     ..Default::default()
                 },
                 "spec.listenTimeout",

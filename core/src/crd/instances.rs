@@ -102,8 +102,8 @@ impl JsonSchema for Instances {
         json_schema!({
             "x-kubernetes-int-or-string": true,
             "x-kubernetes-validations": [{
-                "rule": "type(self) == string ? self == 'max' : (self >= -10000 && self <= 10000)",
-                "message": "spec.instances must be a count N >= 1, 0 or \"max\" (one per CPU), or -N (one per CPU minus N), with |N| <= 10000"
+                "rule": "type(self) == string ? self.trim().lowerAscii() == 'max' : (self >= -10000 && self <= 10000)",
+                "message": "spec.instances must be a count N >= 1, 0 or \"max\" in any case (one per CPU), or -N (one per CPU minus N), with |N| <= 10000"
             }]
         })
     }

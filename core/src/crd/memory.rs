@@ -6,6 +6,10 @@ use std::fmt;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The largest memory size accepted, 1 PiB: far above any node, far below
+/// where byte counts overflow.
+pub const MAX_MEMORY_BYTES: u64 = 1 << 50;
+
 /// A memory size written the PM2 way; K, M and G are powers of 1024 as in PM2.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemorySize {
@@ -28,10 +32,14 @@ impl MemorySize {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid());
         }
-        let n: u64 = digits.parse().map_err(|_| invalid())?;
+        let too_large =
+            || format!("{s:?} is too large a memory size (at most 1 PiB, e.g. \"1048576G\")");
+        // Only digits are left, so a failed parse is an overflow.
+        let n: u64 = digits.parse().map_err(|_| too_large())?;
         let bytes = n
             .checked_mul(multiplier)
-            .ok_or_else(|| format!("{s:?} is too large a memory size"))?;
+            .filter(|&b| b <= MAX_MEMORY_BYTES)
+            .ok_or_else(too_large)?;
         if bytes == 0 {
             return Err(format!("{s:?} is zero: a memory limit must be positive"));
         }
@@ -87,6 +95,16 @@ impl<'de> Deserialize<'de> for MemorySize {
     }
 }
 
+/// The parser's rule in CEL: digits with an optional K, M or G (at most 16
+/// digits, so `int()` cannot overflow), above 0 and at most
+/// [`MAX_MEMORY_BYTES`], compared before multiplying.
+const MEMORY_RULE: &str = "type(self) == int ? (self >= 1 && self <= 1125899906842624) : \
+(self.matches('^[0-9]{1,16}[KMG]?$') && \
+(self.endsWith('G') ? (int(self.substring(0, self.size() - 1)) >= 1 && int(self.substring(0, self.size() - 1)) <= 1048576) : \
+self.endsWith('M') ? (int(self.substring(0, self.size() - 1)) >= 1 && int(self.substring(0, self.size() - 1)) <= 1073741824) : \
+self.endsWith('K') ? (int(self.substring(0, self.size() - 1)) >= 1 && int(self.substring(0, self.size() - 1)) <= 1099511627776) : \
+(int(self) >= 1 && int(self) <= 1125899906842624)))";
+
 impl JsonSchema for MemorySize {
     fn schema_name() -> Cow<'static, str> {
         "MemorySize".into()
@@ -96,8 +114,8 @@ impl JsonSchema for MemorySize {
         json_schema!({
             "x-kubernetes-int-or-string": true,
             "x-kubernetes-validations": [{
-                "rule": "type(self) == int ? self > 0 : self.matches('^[0-9]*[1-9][0-9]*[KMG]?$')",
-                "message": "spec.maxMemoryRestart must be a PM2 memory size such as \"300M\", \"1G\", \"512K\" or a byte count above 0"
+                "rule": MEMORY_RULE,
+                "message": "spec.maxMemoryRestart must be a PM2 memory size such as \"300M\", \"1G\", \"512K\" or a byte count, above 0 and at most 1 PiB"
             }]
         })
     }
@@ -131,6 +149,35 @@ mod tests {
             assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
         }
         assert!(MemorySize::parse("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn at_most_one_pib_in_every_unit() {
+        for ok in [
+            "1048576G",
+            "1073741824M",
+            "1099511627776K",
+            "1125899906842624",
+        ] {
+            assert_eq!(
+                MemorySize::parse(ok).unwrap().bytes(),
+                MAX_MEMORY_BYTES,
+                "{ok}"
+            );
+        }
+        for bad in [
+            "1048577G",
+            "1073741825M",
+            "1099511627777K",
+            "1125899906842625",
+            "99999999999999999999G",
+            "18446744073709551615",
+        ] {
+            let err = MemorySize::parse(bad).unwrap_err();
+            assert!(err.contains("too large"), "{bad}: {err}");
+        }
+        assert!(serde_json::from_str::<MemorySize>("1125899906842625").is_err());
+        assert_eq!(MEMORY_RULE.matches("1125899906842624").count(), 2);
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod status;
 
 pub use checks::{Check, ExecCheck, HttpGetCheck, HttpScheme, TcpSocketCheck};
 pub use instances::{Instances, MAX_INSTANCES};
-pub use memory::MemorySize;
+pub use memory::{MemorySize, MAX_MEMORY_BYTES};
 pub use rollout::{RolloutSpec, DEFAULT_DRAIN_DELAY_MS};
 pub use service::{ServiceSpec, ServiceType};
 pub use shim::{RuntimeShimSpec, DEFAULT_SHIM_PROBE_PORT};

@@ -24,9 +24,10 @@ pub struct ServiceSpec {
     #[schemars(range(min = 1, max = 65535))]
     pub port: Option<i32>,
 
-    /// A fixed node port (NodePort and LoadBalancer only).
+    /// A fixed node port (NodePort and LoadBalancer only), in Kubernetes'
+    /// default node port range 30000-32767.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 65535))]
+    #[schemars(range(min = 30000, max = 32767))]
     pub node_port: Option<i32>,
 
     /// Annotations of the Service (e.g. for a cloud load balancer).

@@ -13,8 +13,12 @@ pub const DEFAULT_SHIM_PROBE_PORT: i32 = 9797;
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeShimSpec {
-    /// Use the shim. Default: on when `waitReady` is set without an explicit
-    /// `readiness` check, off otherwise.
+    /// Use the shim. Default: on for every App with a `script` (PM2's stop
+    /// signal, `treekill`, `shutdownWithMessage`, `process.send('ready')` and
+    /// `maxMemoryRestart` need it), off without one (the image's entry point
+    /// runs as it is). With it off, Kubernetes stops the container with the
+    /// image's stop signal (usually SIGTERM) to PID 1, and `maxMemoryRestart`
+    /// is a hard memory limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 

@@ -26,6 +26,24 @@ use super::status::AppStatus;
 /// every derived number (grace periods, deadlines) far from integer overflow.
 pub const MAX_DURATION_MS: i64 = 86_400_000;
 
+/// Most variables `env` and each profile may hold: bounds the cost of the
+/// name rule the API server evaluates.
+pub const MAX_ENV_VARS: u32 = 4096;
+/// Most `envProfiles`.
+pub const MAX_ENV_PROFILES: u32 = 64;
+
+fn env_profiles_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "maxProperties": MAX_ENV_PROFILES,
+        "additionalProperties": {
+            "type": "object",
+            "maxProperties": MAX_ENV_VARS,
+            "additionalProperties": { "type": "string" }
+        }
+    })
+}
+
 /// An application run the way PM2 runs it: replaced only after the new
 /// version is ready, stopped gracefully.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -54,6 +72,8 @@ pub const MAX_DURATION_MS: i64 = 86_400_000;
 #[x_kube(validation = Rule::new("!has(self.service) || has(self.port)").message("spec.service needs spec.port: the Service forwards to the app's port").reason(kube::core::Reason::FieldValueRequired).field_path(".service"))]
 #[x_kube(validation = Rule::new("!has(self.profile) || (has(self.envProfiles) && self.profile in self.envProfiles)").message("spec.profile must name an entry of spec.envProfiles").reason(kube::core::Reason::FieldValueInvalid).field_path(".profile"))]
 #[x_kube(validation = Rule::new("!(has(self.waitReady) && self.waitReady) || has(self.readiness) || !has(self.runtimeShim) || !has(self.runtimeShim.enabled) || self.runtimeShim.enabled").message("spec.waitReady needs either the runtime shim (spec.runtimeShim.enabled) or an explicit spec.readiness check to learn when the app is ready").reason(kube::core::Reason::FieldValueInvalid).field_path(".waitReady"))]
+#[x_kube(validation = Rule::new("!(has(self.shutdownWithMessage) && self.shutdownWithMessage) || (has(self.script) && !(has(self.runtimeShim) && has(self.runtimeShim.enabled) && !self.runtimeShim.enabled))").message("spec.shutdownWithMessage needs the runtime shim, which needs spec.script (and spec.runtimeShim.enabled not false)").reason(kube::core::Reason::FieldValueInvalid).field_path(".shutdownWithMessage"))]
+#[x_kube(validation = Rule::new("!(has(self.readyOnListenTimeout) && self.readyOnListenTimeout) || (has(self.script) && !has(self.readiness) && !(has(self.runtimeShim) && has(self.runtimeShim.enabled) && !self.runtimeShim.enabled))").message("spec.readyOnListenTimeout needs the runtime shim's readiness: spec.script, no spec.readiness check, and spec.runtimeShim.enabled not false").reason(kube::core::Reason::FieldValueInvalid).field_path(".readyOnListenTimeout"))]
 #[x_kube(validation = Rule::new("!has(self.readiness) || has(self.port) || has(self.readiness.exec) || (has(self.readiness.httpGet) && has(self.readiness.httpGet.port)) || (has(self.readiness.tcpSocket) && has(self.readiness.tcpSocket.port))").message("spec.readiness needs a port: set spec.port or the check's own port").reason(kube::core::Reason::FieldValueRequired).field_path(".readiness"))]
 #[x_kube(validation = Rule::new("!has(self.liveness) || has(self.port) || has(self.liveness.exec) || (has(self.liveness.httpGet) && has(self.liveness.httpGet.port)) || (has(self.liveness.tcpSocket) && has(self.liveness.tcpSocket.port))").message("spec.liveness needs a port: set spec.port or the check's own port").reason(kube::core::Reason::FieldValueRequired).field_path(".liveness"))]
 pub struct AppSpec {
@@ -116,16 +136,28 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_ready: Option<bool>,
 
-    /// PM2 `listen_timeout`, milliseconds: how long a new pod may take to
-    /// become ready before it is restarted; also the basis of the rollout's
-    /// progress deadline. Unlike PM2, an unready pod never replaces a ready
-    /// one: the rollout stalls and the App reports it. Default 3000.
+    /// PM2 `listen_timeout`, milliseconds: how long a new pod is expected to
+    /// take to become ready. Past it the App reports a slow start
+    /// (`Progressing` reason `SlowStart`, and an Event); the pod is never
+    /// restarted for being slow. The rollout's progress deadline is derived
+    /// from it (listenTimeout + minUptime + 60 s, unless
+    /// `rollout.progressDeadlineSeconds` is set) and decides rollback.
+    /// Unlike PM2, an unready pod never takes traffic, unless
+    /// `readyOnListenTimeout` asks for PM2's "ready anyway". 0 means PM2's
+    /// default, 3000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 86_400_000))]
+    #[schemars(range(min = 0, max = 86_400_000))]
     pub listen_timeout: Option<i64>,
 
+    /// PM2's behaviour when `listenTimeout` expires: treat the app as ready
+    /// anyway (runtime shim only: its `/ready` turns 200). Off by default,
+    /// because a pod that has not said it is ready then takes traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_on_listen_timeout: Option<bool>,
+
     /// PM2 `kill_timeout`, milliseconds: how long the app may take to exit
-    /// after its stop signal before it is killed. Default 1600.
+    /// after its stop signal before it is killed. 0 means PM2's default,
+    /// 1600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 86_400_000))]
     pub kill_timeout: Option<i64>,
@@ -138,9 +170,17 @@ pub struct AppSpec {
     pub stop_signal: Option<String>,
 
     /// PM2 `shutdown_with_message`: ask the app to stop with the IPC message
-    /// `'shutdown'` instead of a signal (runtime shim only). Default false.
+    /// `'shutdown'` instead of a signal (runtime shim only, so it needs
+    /// `script`). Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown_with_message: Option<bool>,
+
+    /// PM2 `treekill`: the stop signal goes to the app's whole process
+    /// tree, deepest first (true, the default), or to its main process only
+    /// (false). Delivered by the runtime shim; after `killTimeout` whatever
+    /// is left is killed either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treekill: Option<bool>,
 
     /// PM2 `min_uptime`, milliseconds: how long a new pod must stay ready
     /// before it counts as available (`minReadySeconds`, rounded up). Default 1000.
@@ -154,27 +194,66 @@ pub struct AppSpec {
     #[schemars(range(min = 0, max = 1_000_000))]
     pub max_restarts: Option<i32>,
 
-    /// PM2 `max_memory_restart`: memory above which the app is restarted, as
-    /// PM2 writes it (`"300M"`, `"1G"`, `"512K"`, or bytes; K/M/G are powers
-    /// of 1024). Becomes the container's memory limit.
+    /// PM2 `max_memory_restart`: memory of the app's process tree above
+    /// which it is restarted, as PM2 writes it (`"300M"`, `"1G"`, `"512K"`,
+    /// or bytes; K/M/G are powers of 1024; at most 1 PiB). With the runtime
+    /// shim it is PM2's graceful restart: the shim samples memory every
+    /// `memoryCheckIntervalMs`, and above the threshold turns the pod
+    /// unready, drains, stops the app with its stop signal and
+    /// `killTimeout`, and the container restarts (counted in
+    /// `status.memoryRestarts`, not against `maxRestarts`). The container's
+    /// memory limit stays as a safety net above it (`memoryLimitPercent`).
+    /// Without the shim it is the container's memory limit itself: the
+    /// kernel kills the app when it is exceeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_memory_restart: Option<MemorySize>,
 
-    /// PM2 `cron_restart`: a cron expression (5 fields, or 6 with seconds) on
-    /// which the App is restarted with a zero-downtime rolling restart. Times
-    /// are UTC.
+    /// How often, in milliseconds, the runtime shim samples the app's memory
+    /// for `maxMemoryRestart`. Default PM2's 30000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self.trim().size() > 0").message("spec.cronRestart must not be empty"))]
+    #[schemars(range(min = 100, max = 86_400_000))]
+    pub memory_check_interval_ms: Option<i64>,
+
+    /// The container's memory limit as a percentage of `maxMemoryRestart`
+    /// when the runtime shim restarts the app gracefully: the safety net for
+    /// memory that grows faster than the shim samples it. Default 150. An
+    /// explicit `resources.limits.memory` wins (it must not be below
+    /// `maxMemoryRestart`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 1000))]
+    pub memory_limit_percent: Option<i32>,
+
+    /// PM2 `cron_restart`: a cron expression (5 fields, or 6 with seconds
+    /// first; names such as `MON`; nicknames such as `@daily`; `"0"` for
+    /// none) on which the App is restarted with a zero-downtime rolling
+    /// restart, evaluated in `cronTimeZone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(r"self.matches('^\\s*(0|@[a-zA-Z]+|\\S+(\\s+\\S+){4,5})\\s*$')").message("spec.cronRestart must be a cron expression of 5 fields (6 with seconds first), a nickname such as @daily, or \"0\" for none"))]
+    #[schemars(length(max = 256))]
     pub cron_restart: Option<String>,
 
+    /// The time zone `cronRestart` is evaluated in: an IANA name such as
+    /// `Europe/Paris`, like a CronJob's `timeZone`. Default UTC. (PM2 used
+    /// the host's local time, which a pod does not have.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(r"self.size() <= 64 && self.matches('^[A-Za-z][-+_/A-Za-z0-9]*$')").message("spec.cronTimeZone must be an IANA time zone name such as Europe/Paris or UTC"))]
+    #[schemars(length(max = 64))]
+    pub cron_time_zone: Option<String>,
+
     // ---- Environment (PM2: env, env_<profile>) ----
-    /// PM2 `env`: environment variables of the app.
+    /// PM2 `env`: environment variables of the app (at most 4096). Names are
+    /// letters, digits, `_`, `-` and `.`, not starting with a digit.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = MAX_ENV_VARS))]
+    #[x_kube(validation = Rule::new("self.all(name, name.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$'))").message("spec.env names must be letters, digits, '_', '-' or '.', not starting with a digit"))]
     pub env: BTreeMap<String, String>,
 
     /// PM2 `env_<profile>` blocks, keyed by profile name (`env_production`
-    /// becomes `envProfiles.production`).
+    /// becomes `envProfiles.production`): at most 64 profiles of at most
+    /// 4096 variables, names as in `env`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "env_profiles_schema")]
+    #[x_kube(validation = Rule::new("self.all(profile, self[profile].all(name, name.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$')))").message("spec.envProfiles names must be letters, digits, '_', '-' or '.', not starting with a digit"))]
     pub env_profiles: BTreeMap<String, BTreeMap<String, String>>,
 
     /// The profile of `envProfiles` laid over `env` (PM2's `--env NAME`).

@@ -54,6 +54,12 @@ pub struct AppStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarts: Option<i32>,
 
+    /// Graceful memory restarts (`maxMemoryRestart`, by the runtime shim)
+    /// seen on the App's pods. Not counted in `restarts` against
+    /// `maxRestarts`: PM2 does not count them either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_restarts: Option<i32>,
+
     /// When the last `cronRestart` rolling restart was started (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_cron_restart: Option<String>,

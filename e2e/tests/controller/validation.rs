@@ -102,8 +102,8 @@ async fn invalid_apps_are_rejected_at_create_naming_the_field() {
             "spec.execMode",
         ),
         (
-            "listen timeout 0",
-            with(v("a08"), "spec.listenTimeout", json!(0)),
+            "listen timeout negative",
+            with(v("a08"), "spec.listenTimeout", json!(-1)),
             "spec.listenTimeout",
         ),
         (
@@ -202,6 +202,105 @@ async fn invalid_apps_are_rejected_at_create_naming_the_field() {
             with(v("a24"), "metadata.name", json!("9lives")),
             "metadata.name",
         ),
+        // What the operator used to find only after admission.
+        (
+            "memory size overflows",
+            with(
+                v("a25"),
+                "spec.maxMemoryRestart",
+                json!("99999999999999999999G"),
+            ),
+            "spec.maxMemoryRestart",
+        ),
+        (
+            "memory size above 1 PiB",
+            with(v("a26"), "spec.maxMemoryRestart", json!("1048577G")),
+            "spec.maxMemoryRestart",
+        ),
+        (
+            "memory bytes above 1 PiB",
+            with(
+                v("a27"),
+                "spec.maxMemoryRestart",
+                json!(1_125_899_906_842_625_i64),
+            ),
+            "spec.maxMemoryRestart",
+        ),
+        (
+            "env name starts with a digit",
+            with(v("a28"), "spec.env", json!({"1X": "a"})),
+            "spec.env",
+        ),
+        (
+            "env name with a space",
+            with(v("a29"), "spec.env", json!({"MY VAR": "a"})),
+            "spec.env",
+        ),
+        (
+            "profile env name",
+            with(
+                with(
+                    v("a30"),
+                    "spec.envProfiles",
+                    json!({"prod": {"$(id)": "a"}}),
+                ),
+                "spec.profile",
+                json!("prod"),
+            ),
+            "spec.envProfiles",
+        ),
+        (
+            "cron with 3 fields",
+            with(v("a32"), "spec.cronRestart", json!("* * *")),
+            "spec.cronRestart",
+        ),
+        (
+            "cron with 7 fields",
+            with(v("a33"), "spec.cronRestart", json!("0 0 0 * * * 2030")),
+            "spec.cronRestart",
+        ),
+        (
+            "node port below the range",
+            with(
+                v("a34"),
+                "spec.service",
+                json!({"type": "NodePort", "nodePort": 80}),
+            ),
+            "spec.service.nodePort",
+        ),
+        (
+            "time zone empty",
+            with(v("a35"), "spec.cronTimeZone", json!("")),
+            "spec.cronTimeZone",
+        ),
+        (
+            "shutdown message without a script",
+            with(v("a36"), "spec.shutdownWithMessage", json!(true)),
+            "spec.shutdownWithMessage",
+        ),
+        (
+            "ready anyway without the shim",
+            with(
+                with(
+                    with(v("a37"), "spec.readyOnListenTimeout", json!(true)),
+                    "spec.script",
+                    json!("server"),
+                ),
+                "spec.runtimeShim.enabled",
+                json!(false),
+            ),
+            "spec.readyOnListenTimeout",
+        ),
+        (
+            "memory limit below the threshold",
+            with(v("a38"), "spec.memoryLimitPercent", json!(50)),
+            "spec.memoryLimitPercent",
+        ),
+        (
+            "memory check interval 0",
+            with(v("a39"), "spec.memoryCheckIntervalMs", json!(0)),
+            "spec.memoryCheckIntervalMs",
+        ),
     ];
     assert!(cases.len() >= 15);
 
@@ -230,11 +329,71 @@ async fn invalid_apps_are_rejected_at_create_naming_the_field() {
         failures.join("\n")
     );
 
-    // The unbroken App is accepted, so the rejections are about the fields.
-    let object: DynamicObject = serde_json::from_value(valid("ok")).must("a DynamicObject");
-    apps.create(&PostParams::default(), &object)
-        .await
-        .must("valid App accepted");
+    // The unbroken App is accepted, so the rejections are about the fields;
+    // and so is what PM2 accepts at the edges of those rules.
+    let accepted: Vec<(&str, Value)> = vec![
+        ("unbroken", valid("ok")),
+        (
+            "PM2's zero timeouts",
+            with(
+                with(v("ok-zero"), "spec.listenTimeout", json!(0)),
+                "spec.killTimeout",
+                json!(0),
+            ),
+        ),
+        (
+            "max in capitals",
+            with(v("ok-max"), "spec.instances", json!("MAX")),
+        ),
+        (
+            "shutdown message without waitReady",
+            with(
+                with(v("ok-shutdown"), "spec.script", json!("server")),
+                "spec.shutdownWithMessage",
+                json!(true),
+            ),
+        ),
+        (
+            "a 1 PiB threshold",
+            with(v("ok-memory"), "spec.maxMemoryRestart", json!("1048576G")),
+        ),
+        (
+            "cron in a time zone, with seconds",
+            with(
+                with(v("ok-cron"), "spec.cronRestart", json!("30 0 3 * * MON")),
+                "spec.cronTimeZone",
+                json!("Europe/Paris"),
+            ),
+        ),
+        (
+            "env names Kubernetes accepts",
+            with(
+                v("ok-env"),
+                "spec.env",
+                json!({"NODE_ENV": "x", "my.var-1": "y", "_A": "z"}),
+            ),
+        ),
+        (
+            "node port in range",
+            with(
+                v("ok-nodeport"),
+                "spec.service",
+                json!({"type": "NodePort", "nodePort": 30080}),
+            ),
+        ),
+    ];
+    let mut refused = Vec::new();
+    for (what, app) in accepted {
+        let object: DynamicObject = serde_json::from_value(app).must("a DynamicObject");
+        if let Err(e) = apps.create(&PostParams::default(), &object).await {
+            refused.push(format!("{what}: {e}"));
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "valid Apps refused:\n{}",
+        refused.join("\n")
+    );
 }
 
 /// What the schema cannot see (here an annotation key Kubernetes would

@@ -53,6 +53,10 @@ fn one_app_container_with_the_apps_settings() {
         env_from: env_from.clone(),
         security_context: Some(security.clone()),
         volume_mounts: mounts.clone(),
+        runtime_shim: Some(RuntimeShimSpec {
+            enabled: Some(false),
+            ..Default::default()
+        }),
         ..spec()
     });
     let pod = template_of(&app).unwrap().spec.unwrap();
@@ -80,7 +84,7 @@ fn one_app_container_with_the_apps_settings() {
     assert_eq!(c.security_context, Some(security));
     assert_eq!(c.volume_mounts, Some(mounts));
     assert!(c.readiness_probe.as_ref().unwrap().tcp_socket.is_some());
-    assert!(c.startup_probe.is_some());
+    assert!(c.startup_probe.is_none(), "a slow start is never restarted");
     assert_eq!(c.liveness_probe, None);
     let sleep = c
         .lifecycle
@@ -184,27 +188,18 @@ fn shim_is_injected_with_its_volume_port_and_probe() {
         .collect();
     assert_eq!(volume_names, ["data", "readyroll-shim"]);
     let c = &pod.containers[0];
+    assert_eq!(c.command, Some(strings(&["/readyroll/bin/readyroll-shim"])));
     assert_eq!(
-        c.command,
+        c.args,
         Some(strings(&[
-            "/readyroll/bin/readyroll-shim",
-            "--port",
-            "3000",
+            "--port=3000",
+            "--script=server.js",
+            "--drain-ms=6000",
             "--wait-ready",
-            "--listen-timeout-ms",
-            "3000",
-            "--kill-timeout-ms",
-            "1600",
-            "--stop-signal",
-            "SIGINT",
-            "--probe-addr",
-            "0.0.0.0:9797",
             "--",
-            "node",
-            "server.js",
+            "--verbose",
         ]))
     );
-    assert_eq!(c.args, Some(strings(&["--verbose"])));
     let ports: Vec<_> = c
         .ports
         .as_ref()
@@ -243,8 +238,13 @@ fn shim_without_a_script_is_an_error() {
 
 #[test]
 fn python_gets_pm2s_unbuffered_output() {
+    // Without the shim; with it the shim sets it, as PM2 does.
     let app = app(AppSpec {
         script: Some("worker.py".into()),
+        runtime_shim: Some(RuntimeShimSpec {
+            enabled: Some(false),
+            ..Default::default()
+        }),
         ..spec()
     });
     let c = &template_of(&app).unwrap().spec.unwrap().containers[0];

@@ -168,18 +168,44 @@ fn explicit_checks_keep_their_own_timing_and_kind() {
 }
 
 #[test]
-fn startup_probe_gives_the_listen_timeout_then_restarts() {
+fn no_startup_probe_restarts_a_slow_start() {
+    // Issue: a startup probe of listenTimeout (3 s) restarted any app slower
+    // than that, forever. Without a liveness check there is nothing to gate.
+    for spec in [
+        AppSpec {
+            port: Some(8080),
+            ..spec()
+        },
+        AppSpec {
+            port: Some(8080),
+            wait_ready: Some(true),
+            ..spec()
+        },
+        AppSpec::default(),
+    ] {
+        for shim in [None, Some(shim(9797))] {
+            let p = probes(&spec, shim.as_ref(), &timings(3000)).unwrap();
+            assert_eq!(p.startup, None, "{spec:?} shim={}", shim.is_some());
+        }
+    }
+}
+
+#[test]
+fn a_liveness_check_waits_as_long_as_the_progress_deadline() {
+    let live = Some(Check {
+        http_get: Some(HttpGetCheck {
+            path: Some("/live".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
     let with_port = AppSpec {
         port: Some(8080),
+        liveness: live.clone(),
         ..spec()
     };
-    for (listen_ms, checks) in [
-        (1, 1),
-        (999, 1),
-        (3000, 3),
-        (10_001, 11),
-        (86_400_000, 86_400),
-    ] {
+    // Deadline: listenTimeout + minUptime (1 s) + 60 s, in seconds.
+    for (listen_ms, checks) in [(1, 62), (3000, 64), (10_001, 72)] {
         let startup = probes(&with_port, None, &timings(listen_ms))
             .unwrap()
             .startup
@@ -196,33 +222,34 @@ fn startup_probe_gives_the_listen_timeout_then_restarts() {
             "{listen_ms} ms"
         );
     }
-    let slow_check = AppSpec {
-        readiness: Some(Check {
-            tcp_socket: Some(TcpSocketCheck { port: None }),
-            period_seconds: Some(10),
-            timeout_seconds: Some(3),
+    let explicit_deadline = AppSpec {
+        rollout: Some(crate::crd::RolloutSpec {
+            progress_deadline_seconds: Some(600),
             ..Default::default()
         }),
-        ..with_port
+        ..with_port.clone()
     };
-    let startup = probes(&slow_check, None, &timings(5000))
+    let startup = probes(&explicit_deadline, None, &timings(3000))
         .unwrap()
         .startup
         .unwrap();
-    assert_eq!(
-        (
-            startup.period_seconds,
-            startup.timeout_seconds,
-            startup.failure_threshold
-        ),
-        (Some(1), Some(3), Some(5))
-    );
-    assert_eq!(
-        probes(&AppSpec::default(), None, &timings(5000))
-            .unwrap()
-            .startup,
-        None
-    );
+    assert_eq!(startup.failure_threshold, Some(600));
+    // No readiness to repeat: the liveness check itself gates.
+    let no_port = AppSpec {
+        liveness: Some(Check {
+            exec: Some(ExecCheck {
+                command: vec!["true".into()],
+            }),
+            ..Default::default()
+        }),
+        ..spec()
+    };
+    let startup = probes(&no_port, None, &timings(3000))
+        .unwrap()
+        .startup
+        .unwrap();
+    assert!(startup.exec.is_some());
+    assert_eq!(startup.period_seconds, Some(1));
 }
 
 #[test]
