@@ -3,11 +3,13 @@
 
 const MANIFEST: &str = include_str!("../Cargo.toml");
 
-const ALLOWED: [&str; 10] = [
+const ALLOWED: [&str; 11] = [
     "croner",
     "jiff",
     "k8s-openapi",
     "kube",
+    // The shim's command-line contract: plain data, no dependencies of its own.
+    "readyroll-shim-contract",
     "schemars",
     "serde",
     "serde_json",
