@@ -116,8 +116,13 @@ fn assert_runs_through_the_shim(deployment: &Deployment) {
         Some(SHIM_IN_POD),
         "{command:?}"
     );
-    assert!(command.iter().any(|a| a == "--wait-ready"), "{command:?}");
-    assert!(command.iter().any(|a| a == "/app/server.js"), "{command:?}");
+    // The shim's settings are the container's args (the shim contract's `to_args`).
+    let args = app.args.clone().unwrap_or_default();
+    assert!(args.iter().any(|a| a == "--wait-ready"), "{args:?}");
+    assert!(
+        args.iter().any(|a| a == "--script=/app/server.js"),
+        "{args:?}"
+    );
     let installs = pod
         .init_containers
         .iter()
