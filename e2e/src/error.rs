@@ -15,12 +15,6 @@ pub enum Error {
     #[error(transparent)]
     Kube(#[from] kube::Error),
 
-    #[error("watching {what} failed: {source}")]
-    Watch {
-        what: String,
-        source: kube::runtime::wait::Error,
-    },
-
     #[error("{what} did not reach the expected state within {after:?}; last seen:\n{last_seen}")]
     Timeout {
         what: String,

@@ -1,7 +1,11 @@
 use std::{fmt::Debug, time::Duration};
 
+use futures::StreamExt;
 use kube::{
-    runtime::wait::{await_condition, conditions::is_deleted, Condition},
+    runtime::{
+        wait::{conditions::is_deleted, Condition},
+        watcher,
+    },
     Api, Resource, ResourceExt,
 };
 use serde::{de::DeserializeOwned, Serialize};
@@ -23,9 +27,8 @@ where
 {
     let what = describe::<K>(api, name);
     match tokio::time::timeout(timeout, await_condition(api.clone(), name, condition)).await {
-        Ok(Ok(Some(object))) => Ok(object),
-        Ok(Ok(None)) => Err(Error::Gone { what }),
-        Ok(Err(source)) => Err(Error::Watch { what, source }),
+        Ok(Some(object)) => Ok(object),
+        Ok(None) => Err(Error::Gone { what }),
         Err(_) => Err(Error::Timeout {
             last_seen: last_seen(api, name).await,
             what,
@@ -51,14 +54,35 @@ where
     )
     .await
     {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(source)) => Err(Error::Watch { what, source }),
+        Ok(_) => Ok(()),
         Err(_) => Err(Error::Timeout {
             last_seen: last_seen(api, name).await,
             what,
             after: timeout,
         }),
     }
+}
+
+/// Like kube's `await_condition`, but a watch error does not end the wait: the API server
+/// expires a watch's resource version (410 Gone) whenever its cache moves past it, which is
+/// routine on a busy cluster, and the watcher recovers by listing again on the next poll.
+/// Only the caller's timeout ends a wait that never sees the condition.
+pub async fn await_condition<K>(api: Api<K>, name: &str, condition: impl Condition<K>) -> Option<K>
+where
+    K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
+{
+    let mut events = std::pin::pin!(watcher::watch_object(api, name));
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(object) if condition.matches_object(object.as_ref()) => return object,
+            Ok(_) => {}
+            Err(err) => {
+                eprintln!("watching {name}: {err}; watching again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    None
 }
 
 fn describe<K>(api: &Api<K>, name: &str) -> String

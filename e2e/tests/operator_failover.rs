@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::Toleration;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions::is_crd_established};
+use kube::runtime::wait::conditions::is_crd_established;
 use kube::{Api, CustomResourceExt, ResourceExt};
 use readyroll::crd::{App, AppSpec, Instances};
 use readyroll::telemetry::probe;
@@ -188,10 +188,9 @@ async fn install_crd(cluster: &Cluster) {
     )
     .await
     .must("apply the App CRD");
-    tokio::time::timeout(TIMEOUT, await_condition(crds, &name, is_crd_established()))
+    wait_for(&crds, &name, is_crd_established(), TIMEOUT)
         .await
-        .must("CRD established in time")
-        .must("watch the CRD");
+        .must("CRD established in time");
 }
 
 fn web_app(node_group: &str) -> App {

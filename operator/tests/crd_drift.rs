@@ -25,3 +25,18 @@ fn readyroll_crd_prints_the_committed_file() {
         "`readyroll crd` differs from crds/apps.readyroll.dev.yaml. Run `make crds` and commit the result."
     );
 }
+
+/// `kubectl explain app` prints the root schema's description.
+#[test]
+fn the_root_schema_describes_the_app() {
+    let crd: serde_json::Value =
+        serde_json::to_value(<readyroll::crd::App as kube::CustomResourceExt>::crd())
+            .expect("the CRD serializes");
+    let description = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        description.contains("PM2") && !description.contains("Auto-generated"),
+        "root description: {description:?}"
+    );
+}

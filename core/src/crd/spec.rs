@@ -57,6 +57,8 @@ fn env_profiles_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     category = "readyroll",
     category = "all",
     namespaced,
+    // `kubectl explain app` shows this: without it kube-derive writes a placeholder.
+    doc = "An application described as in PM2's ecosystem.json, run as a Deployment whose rollouts are readiness-gated (a new pod replaces an old one only after it is ready) and whose pods stop gracefully (PM2's stop signal, drain and kill timeout).",
     status = "AppStatus",
     printcolumn = r#"{"name":"Desired","type":"integer","jsonPath":".status.instances","description":"Resolved instance count"}"#,
     printcolumn = r#"{"name":"Ready","type":"integer","jsonPath":".status.readyReplicas"}"#,

@@ -9,14 +9,14 @@ use k8s_openapi::api::core::v1::{ResourceRequirements, Toleration};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::wait::{await_condition, conditions::is_crd_established};
+use kube::runtime::wait::conditions::is_crd_established;
 use kube::{Api, CustomResourceExt, ResourceExt};
 use readyroll::controller::{self, ControllerConfig};
 use readyroll::core::BuildOptions;
 use readyroll::crd::{App, AppSpec, Instances};
 use readyroll::telemetry::Health;
 use readyroll_e2e::kwok::{NODE_LABEL_KEY, NODE_LABEL_VALUE, TAINT_KEY};
-use readyroll_e2e::{Cluster, KwokNode, Must, TestNamespace};
+use readyroll_e2e::{wait_for, Cluster, KwokNode, Must, TestNamespace};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -283,10 +283,9 @@ async fn install_crd(cluster: &Cluster) {
     )
     .await
     .must("apply the App CRD");
-    tokio::time::timeout(TIMEOUT, await_condition(crds, &name, is_crd_established()))
+    wait_for(&crds, &name, is_crd_established(), TIMEOUT)
         .await
-        .must("CRD established in time")
-        .must("watch the CRD");
+        .must("CRD established in time");
 }
 
 /// Controller logs go to the test output (shown for failing tests);
