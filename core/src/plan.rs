@@ -6,7 +6,8 @@
 //!   before anything rolls, so a reconcile that fails halfway can neither
 //!   restart the App twice nor retry a revision that was rolled back;
 //! - then the objects are applied, and those no longer desired deleted
-//!   (only when the App controls them);
+//!   (only when the App controls them): a same-named object the App does
+//!   not control is never touched, only reported (`ownership`);
 //! - then the Events, then the final status: whoever sees the status of a
 //!   finished step also finds its Event.
 
@@ -24,6 +25,8 @@ use crate::crd::{App, AppStatus, CONDITION_DEGRADED};
 use crate::cron::{self, CronPlan};
 use crate::notes::{self, Note};
 use crate::observed::{controlled_by, Observed};
+use crate::ownership::{self, Conflict};
+use crate::problems::{self, Problem};
 use crate::reason;
 use crate::rollout::{self, Decision, ObservedDeployment, RolloutInputs};
 use crate::status::{self, StatusInputs};
@@ -31,6 +34,10 @@ use crate::status::{self, StatusInputs};
 /// Even without any change, every App is looked at this often, so a missed
 /// watch event can never leave it unattended for long.
 pub const RESYNC: Duration = Duration::from_secs(600);
+
+/// While a foreign object blocks one of the App's, look again this often:
+/// its removal is no event readyroll watches.
+pub const CONFLICT_RECHECK: Duration = Duration::from_secs(30);
 
 /// What one reconcile does.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,8 +115,35 @@ impl FinalStatus {
     /// equals what the API server holds, so a reconcile caused by readyroll's
     /// own status write ends without another.
     pub fn after(&self, applied: &ObservedDeployment) -> Option<AppStatus> {
-        let status = self.basis.status(&self.written, applied);
+        self.after_failures(applied, &[])
+    }
+
+    /// [`FinalStatus::after`] when some applies failed: `Degraded` says
+    /// which and why.
+    pub fn after_failures(
+        &self,
+        applied: &ObservedDeployment,
+        failures: &[Problem],
+    ) -> Option<AppStatus> {
+        let problems: Vec<Problem> = self
+            .basis
+            .problems
+            .iter()
+            .chain(failures)
+            .cloned()
+            .collect();
+        let status = problems::report(
+            self.basis.status(&self.written, applied),
+            &problems,
+            self.basis.generation,
+            self.basis.now,
+        );
         (status != self.written).then_some(status)
+    }
+
+    /// The Events for `failures` the status does not report yet.
+    pub fn failure_notes(&self, failures: &[Problem]) -> Vec<Note> {
+        problems::notes(&self.written, failures)
     }
 }
 
@@ -125,6 +159,8 @@ struct StatusBasis {
     max_restarts: i32,
     next_cron_restart: Option<Timestamp>,
     now: Timestamp,
+    /// Objects the plan leaves alone because the App does not own them.
+    problems: Vec<Problem>,
 }
 
 impl StatusBasis {
@@ -216,9 +252,12 @@ fn rollout_plan(
         notes.push(cron_note(restart));
     }
 
+    let conflicts = Conflicts::of(app, observed, &desired);
+    // A Deployment that is not the App's says nothing about its release.
     let before = observed
         .deployment
         .as_ref()
+        .filter(|_| conflicts.deployment.is_none())
         .map(ObservedDeployment::from_deployment);
     let (decision, deployment) = decide(app, observed, &desired, &written, before.as_ref());
     let basis = StatusBasis {
@@ -230,23 +269,38 @@ fn rollout_plan(
         max_restarts: build::max_restarts(app),
         next_cron_restart: cron.as_ref().map(|c| c.next),
         now,
+        problems: conflicts.problems(),
     };
     if matches!(decision, Decision::Fail { .. }) {
         written = basis.status(&written, &before.clone().unwrap_or_default());
         steps.push(Step::Status(Box::new(written.clone())));
     }
 
-    steps.push(Step::Apply(Object::Deployment(Box::new(deployment))));
-    steps.extend(owned_objects(app, observed, desired.service, desired.pdb));
-    notes.extend(notes::rollout_notes(
-        previous,
-        before.as_ref(),
-        &decision,
-        &desired.revision,
-        desired.instances,
+    if conflicts.deployment.is_none() {
+        steps.push(Step::Apply(Object::Deployment(Box::new(deployment))));
+    }
+    steps.extend(owned_objects(
+        app,
+        observed,
+        desired.service.filter(|_| conflicts.service.is_none()),
+        desired.pdb.filter(|_| conflicts.pdb.is_none()),
     ));
+    notes.extend(problems::notes(previous, &basis.problems));
+    if conflicts.deployment.is_none() {
+        notes.extend(notes::rollout_notes(
+            previous,
+            before.as_ref(),
+            &decision,
+            &desired.revision,
+            desired.instances,
+        ));
+    }
     if !notes.is_empty() {
         steps.push(Step::Events(notes));
+    }
+    let mut wakeup = next_wakeup(cron.map(|c| c.next), now);
+    if !basis.problems.is_empty() {
+        wakeup = wakeup.min(CONFLICT_RECHECK);
     }
     steps.push(Step::FinalStatus(Box::new(FinalStatus {
         written,
@@ -255,9 +309,44 @@ fn rollout_plan(
     })));
     Ok(Plan {
         steps,
-        requeue: Requeue::After(next_wakeup(cron.map(|c| c.next), now)),
+        requeue: Requeue::After(wakeup),
         decision: Some(decision),
     })
+}
+
+/// The same-named objects the App would apply but does not control.
+struct Conflicts {
+    deployment: Option<Conflict>,
+    service: Option<Conflict>,
+    pdb: Option<Conflict>,
+}
+
+impl Conflicts {
+    fn of(app: &App, observed: &Observed, desired: &Desired) -> Self {
+        let uid = app.metadata.uid.as_deref().unwrap_or_default();
+        Conflicts {
+            deployment: ownership::conflict(
+                "Deployment",
+                observed.deployment.as_ref().map(|d| &d.metadata),
+                uid,
+            ),
+            service: desired
+                .service
+                .as_ref()
+                .and_then(|_| ownership::conflict("Service", observed.service.as_ref(), uid)),
+            pdb: desired.pdb.as_ref().and_then(|_| {
+                ownership::conflict("PodDisruptionBudget", observed.pdb.as_ref(), uid)
+            }),
+        }
+    }
+
+    fn problems(&self) -> Vec<Problem> {
+        [&self.deployment, &self.service, &self.pdb]
+            .into_iter()
+            .flatten()
+            .map(Conflict::problem)
+            .collect()
+    }
 }
 
 fn cron_note(restart: &CronPlan) -> Note {
@@ -374,5 +463,7 @@ fn next_wakeup(next_cron: Option<Timestamp>, now: Timestamp) -> Duration {
         .map_or(RESYNC, |until| until.min(RESYNC))
 }
 
+#[cfg(test)]
+mod ownership_tests;
 #[cfg(test)]
 mod tests;
