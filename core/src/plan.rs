@@ -234,7 +234,11 @@ fn rollout_plan(
     now: Timestamp,
 ) -> Result<Plan, SpecError> {
     let cron = cron::plan(app, cron_since(app, previous, now), now)?;
-    let restart = cron.as_ref().filter(|c| c.restart_now);
+    let due = cron.as_ref().filter(|c| c.restart_now);
+    let restart = match due {
+        Some(_) if holds_failed_release(app, observed, opts, previous)? => None,
+        due => due,
+    };
     let restarted_at = match restart {
         Some(_) => Some(now.to_string()),
         None => previous.last_cron_restart.clone(),
@@ -347,6 +351,29 @@ impl Conflicts {
             .map(Conflict::problem)
             .collect()
     }
+}
+
+/// The spec still asks for the revision that failed. A cron restart would
+/// give it a new restart time, hence a new revision, and roll the known-bad
+/// spec out again; so while a failed release is held, cron restarts are
+/// suspended (the pods keep the template they have, the last good one when
+/// there is one) until the spec changes.
+fn holds_failed_release(
+    app: &App,
+    observed: &Observed,
+    opts: &BuildOptions,
+    previous: &AppStatus,
+) -> Result<bool, SpecError> {
+    let Some(failed) = previous.failed_revision.as_deref() else {
+        return Ok(false);
+    };
+    let unrestarted = build::build_restarted_at(
+        app,
+        &observed.nodes,
+        opts,
+        previous.last_cron_restart.as_deref(),
+    )?;
+    Ok(unrestarted.revision == failed)
 }
 
 fn cron_note(restart: &CronPlan) -> Note {
@@ -463,6 +490,8 @@ fn next_wakeup(next_cron: Option<Timestamp>, now: Timestamp) -> Duration {
         .map_or(RESYNC, |until| until.min(RESYNC))
 }
 
+#[cfg(test)]
+mod held_tests;
 #[cfg(test)]
 mod ownership_tests;
 #[cfg(test)]
