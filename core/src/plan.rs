@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -23,12 +23,13 @@ use crate::build::{self, BuildOptions, Desired, SpecError};
 use crate::conditions;
 use crate::crd::{App, AppStatus, CONDITION_DEGRADED};
 use crate::cron::{self, CronPlan};
+use crate::last_good;
 use crate::notes::{self, Note};
-use crate::observed::{controlled_by, Observed};
+use crate::observed::{controlled_by, revision_of, Observed};
 use crate::ownership::{self, Conflict};
 use crate::problems::{self, Problem};
 use crate::reason;
-use crate::rollout::{self, Decision, ObservedDeployment, RolloutInputs};
+use crate::rollout::{self, Decision, ObservedDeployment, Phase, RolloutInputs};
 use crate::status::{self, StatusInputs};
 
 /// Even without any change, every App is looked at this often, so a missed
@@ -81,6 +82,8 @@ pub enum Object {
     Deployment(Box<Deployment>),
     Service(Box<Service>),
     PodDisruptionBudget(Box<PodDisruptionBudget>),
+    /// The last good pod template, saved (see `last_good`).
+    LastGood(Box<ControllerRevision>),
 }
 
 /// The kinds readyroll may delete.
@@ -280,6 +283,7 @@ fn rollout_plan(
         steps.push(Step::Status(Box::new(written.clone())));
     }
 
+    let save = save_last_good(observed, &decision, &desired, &deployment);
     if conflicts.deployment.is_none() {
         steps.push(Step::Apply(Object::Deployment(Box::new(deployment))));
     }
@@ -289,6 +293,9 @@ fn rollout_plan(
         desired.service.filter(|_| conflicts.service.is_none()),
         desired.pdb.filter(|_| conflicts.pdb.is_none()),
     ));
+    if let Some(save) = save.filter(|_| conflicts.none_block_saving()) {
+        steps.push(Step::Apply(Object::LastGood(Box::new(save))));
+    }
     notes.extend(problems::notes(previous, &basis.problems));
     if conflicts.deployment.is_none() {
         notes.extend(notes::rollout_notes(
@@ -318,11 +325,33 @@ fn rollout_plan(
     })
 }
 
+/// The saved last good template, when `deployment` carries a template
+/// known to be good (the desired one, complete; or the rollback target's)
+/// that is not the one saved.
+fn save_last_good(
+    observed: &Observed,
+    decision: &Decision,
+    desired: &Desired,
+    deployment: &Deployment,
+) -> Option<ControllerRevision> {
+    let good = match decision {
+        Decision::Proceed(Phase::Complete) => Some(desired.revision.as_str()),
+        other => other.rollback_target(),
+    }?;
+    let template = &deployment.spec.as_ref()?.template;
+    let saved = observed.last_good.as_ref();
+    let unsaved = saved.and_then(last_good::saved_revision).as_deref() != Some(good);
+    (revision_of(template) == Some(good) && unsaved)
+        .then(|| last_good::save(deployment, saved))
+        .flatten()
+}
+
 /// The same-named objects the App would apply but does not control.
 struct Conflicts {
     deployment: Option<Conflict>,
     service: Option<Conflict>,
     pdb: Option<Conflict>,
+    last_good: Option<Conflict>,
 }
 
 impl Conflicts {
@@ -341,11 +370,22 @@ impl Conflicts {
             pdb: desired.pdb.as_ref().and_then(|_| {
                 ownership::conflict("PodDisruptionBudget", observed.pdb.as_ref(), uid)
             }),
+            last_good: ownership::conflict(
+                "ControllerRevision",
+                observed.last_good.as_ref().map(|c| &c.metadata),
+                uid,
+            ),
         }
     }
 
+    /// Saving the template needs the App's own Deployment (the template
+    /// comes from it) and a ControllerRevision that is the App's or none.
+    fn none_block_saving(&self) -> bool {
+        self.deployment.is_none() && self.last_good.is_none()
+    }
+
     fn problems(&self) -> Vec<Problem> {
-        [&self.deployment, &self.service, &self.pdb]
+        [&self.deployment, &self.service, &self.pdb, &self.last_good]
             .into_iter()
             .flatten()
             .map(Conflict::problem)

@@ -1,12 +1,15 @@
 //! A failed release that is held (the App kept on its last good revision)
-//! stays held: a cron restart does not bring the failed template back.
+//! stays held: neither a cron restart nor a deleted Deployment brings the
+//! failed template back; the last good template is saved for that.
+
+use k8s_openapi::api::apps::v1::DeploymentStatus;
 
 use super::*;
 use crate::build::RESTARTED_AT_ANNOTATION;
 use crate::observed::revision_of;
 use crate::plan::tests::{
     app, applied_deployment, desired, early_statuses, final_status, now, opts, reasons, running,
-    settled,
+    settled, shape,
 };
 
 const LAST_RESTART: &str = "2030-01-01T10:00:00Z";
@@ -99,4 +102,66 @@ fn a_changed_spec_ends_the_hold_and_the_due_restart_rides_along() {
         reasons(&plan),
         [reason::CRON_RESTART, reason::ROLLOUT_STARTED]
     );
+}
+
+#[test]
+fn a_deleted_deployment_comes_back_with_the_saved_last_good_template() {
+    let (web, good, mut observed) = held();
+    let saved = plan(&web, &observed, &opts(), now())
+        .steps
+        .into_iter()
+        .find_map(|s| match s {
+            Step::Apply(Object::LastGood(saved)) => Some(*saved),
+            _ => None,
+        })
+        .expect("the held good template is saved");
+    observed.deployment = None;
+    observed.last_good = Some(saved);
+
+    let plan = plan(&web, &observed, &opts(), now());
+
+    let template = &applied_deployment(&plan).spec.as_ref().unwrap().template;
+    assert_eq!(revision_of(template), Some(good.revision.as_str()));
+    assert!(
+        !shape(&plan).contains(&"save last good"),
+        "already saved: {:?}",
+        shape(&plan)
+    );
+    assert!(matches!(
+        plan.decision,
+        Some(Decision::Hold {
+            rollback_to: Some(_)
+        })
+    ));
+}
+
+#[test]
+fn the_last_good_template_is_saved_once_it_proves_good() {
+    let web = app("web:1", 2, None);
+    let want = desired(&web);
+    let rolling = Observed {
+        deployment: Some(running(
+            &want,
+            DeploymentStatus {
+                updated_replicas: Some(1),
+                ..settled(2)
+            },
+        )),
+        ..Default::default()
+    };
+    assert!(!shape(&plan(&web, &rolling, &opts(), now())).contains(&"save last good"));
+
+    let done = Observed {
+        deployment: Some(running(&want, settled(2))),
+        ..Default::default()
+    };
+    let saved = plan(&web, &done, &opts(), now())
+        .steps
+        .into_iter()
+        .find_map(|s| match s {
+            Step::Apply(Object::LastGood(saved)) => Some(*saved),
+            _ => None,
+        })
+        .expect("saved");
+    assert_eq!(last_good::saved_revision(&saved), Some(want.revision));
 }

@@ -108,6 +108,7 @@ pub(super) fn shape(plan: &Plan) -> Vec<&'static str> {
                 Object::Deployment(_) => "apply deployment",
                 Object::Service(_) => "apply service",
                 Object::PodDisruptionBudget(_) => "apply pdb",
+                Object::LastGood(_) => "save last good",
             },
             Step::Delete(_) => "delete",
             Step::Events(_) => "events",
@@ -499,7 +500,21 @@ fn a_settled_app_writes_no_final_status_twice() {
         Some(want.revision.as_str())
     );
 
+    assert_eq!(
+        shape(&first)[..4],
+        [
+            "apply deployment",
+            "apply service",
+            "apply pdb",
+            "save last good"
+        ]
+    );
+
     let settled_app = app("web:1", 2, Some(status));
+    let observed = Observed {
+        last_good: last_good::save(&want.deployment, None),
+        ..observed
+    };
     let again = plan(&settled_app, &observed, &opts(), now());
     assert_eq!(
         shape(&again),

@@ -9,6 +9,7 @@ mod harness;
 mod observe;
 
 mod conflicts;
+mod held;
 mod instances;
 mod objects;
 mod ownership;

@@ -124,6 +124,10 @@ async fn apply_object(
             apply(target.leadership, &Api::namespaced(client, ns), &*p).await?;
             Ok(None)
         }
+        Object::LastGood(c) => {
+            apply(target.leadership, &Api::namespaced(client, ns), &*c).await?;
+            Ok(None)
+        }
     }
 }
 
