@@ -12,6 +12,10 @@
 //! - `reason`: the one set of reasons for conditions and Events.
 //! - `observed`, `plan`: what a reconcile read in, the ordered writes out;
 //!   the controller around it is observe → plan → execute.
+//! - `last_good`: the last good pod template, kept where it outlives the
+//!   Deployment.
+//! - `ownership`, `problems`: objects readyroll may not touch or the API
+//!   server refused, reported on the App.
 //! - `slow_start`, `memory_restart`: what the App's pods say about PM2's
 //!   `listen_timeout` and `max_memory_restart`.
 #![forbid(unsafe_code)]
@@ -20,10 +24,13 @@ pub mod build;
 pub mod conditions;
 pub mod crd;
 pub mod cron;
+pub mod last_good;
 pub mod memory_restart;
 pub mod notes;
 pub mod observed;
+pub mod ownership;
 pub mod plan;
+pub mod problems;
 pub mod reason;
 pub mod rollout;
 pub mod slow_start;

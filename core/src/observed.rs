@@ -1,11 +1,12 @@
 //! What a reconcile read from the cluster, handed to [`crate::plan`]: the
 //! observe step fills it (from caches where it can), nothing else reads.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{Node, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::build::REVISION_ANNOTATION;
+use crate::last_good;
 
 /// Label the Deployment controller adds to a ReplicaSet's template; it must
 /// not be part of a template readyroll applies.
@@ -27,6 +28,8 @@ pub struct Observed {
     pub service: Option<ObjectMeta>,
     /// The App's PodDisruptionBudget as it exists, if it does.
     pub pdb: Option<ObjectMeta>,
+    /// The last good pod template as saved (see `last_good`), if it is.
+    pub last_good: Option<ControllerRevision>,
 }
 
 /// One pod: which revision it runs and how often its containers restarted.
@@ -51,20 +54,31 @@ impl Observed {
     }
 
     /// The pod template of `revision`: the Deployment's own when it still
-    /// carries it, else one of its ReplicaSets'. `None` when no trace of
-    /// the revision is left.
+    /// carries it, else one of its ReplicaSets', else the saved last good
+    /// one (which outlives the Deployment). `None` when no trace of the
+    /// revision is left.
     pub fn template_of(&self, revision: &str) -> Option<PodTemplateSpec> {
-        let deployment = self.deployment.as_ref()?;
-        if let Some(template) = deployment.spec.as_ref().map(|s| &s.template) {
-            if revision_of(template) == Some(revision) {
-                return Some(template.clone());
-            }
-        }
-        self.replica_set_templates
-            .iter()
-            .find(|t| revision_of(t) == Some(revision))
-            .cloned()
-            .map(without_template_hash)
+        let is_it = |t: &PodTemplateSpec| revision_of(t) == Some(revision);
+        let own = self
+            .deployment
+            .as_ref()
+            .and_then(|d| d.spec.as_ref())
+            .map(|s| &s.template)
+            .filter(|t| is_it(t))
+            .cloned();
+        own.or_else(|| {
+            self.replica_set_templates
+                .iter()
+                .find(|t| is_it(t))
+                .cloned()
+                .map(without_template_hash)
+        })
+        .or_else(|| {
+            self.last_good
+                .as_ref()
+                .and_then(last_good::template)
+                .filter(is_it)
+        })
     }
 }
 

@@ -6,13 +6,14 @@
 //!   before anything rolls, so a reconcile that fails halfway can neither
 //!   restart the App twice nor retry a revision that was rolled back;
 //! - then the objects are applied, and those no longer desired deleted
-//!   (only when the App controls them);
+//!   (only when the App controls them): a same-named object the App does
+//!   not control is never touched, only reported (`ownership`);
 //! - then the Events, then the final status: whoever sees the status of a
 //!   finished step also finds its Event.
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -22,15 +23,22 @@ use crate::build::{self, BuildOptions, Desired, SpecError};
 use crate::conditions;
 use crate::crd::{App, AppStatus, CONDITION_DEGRADED};
 use crate::cron::{self, CronPlan};
+use crate::last_good;
 use crate::notes::{self, Note};
-use crate::observed::{controlled_by, Observed};
+use crate::observed::{controlled_by, revision_of, Observed};
+use crate::ownership::{self, Conflict};
+use crate::problems::{self, Problem};
 use crate::reason;
-use crate::rollout::{self, Decision, ObservedDeployment, RolloutInputs};
+use crate::rollout::{self, Decision, ObservedDeployment, Phase, RolloutInputs};
 use crate::status::{self, StatusInputs};
 
 /// Even without any change, every App is looked at this often, so a missed
 /// watch event can never leave it unattended for long.
 pub const RESYNC: Duration = Duration::from_secs(600);
+
+/// While a foreign object blocks one of the App's, look again this often:
+/// its removal is no event readyroll watches.
+pub const CONFLICT_RECHECK: Duration = Duration::from_secs(30);
 
 /// What one reconcile does.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +82,8 @@ pub enum Object {
     Deployment(Box<Deployment>),
     Service(Box<Service>),
     PodDisruptionBudget(Box<PodDisruptionBudget>),
+    /// The last good pod template, saved (see `last_good`).
+    LastGood(Box<ControllerRevision>),
 }
 
 /// The kinds readyroll may delete.
@@ -108,8 +118,35 @@ impl FinalStatus {
     /// equals what the API server holds, so a reconcile caused by readyroll's
     /// own status write ends without another.
     pub fn after(&self, applied: &ObservedDeployment) -> Option<AppStatus> {
-        let status = self.basis.status(&self.written, applied);
+        self.after_failures(applied, &[])
+    }
+
+    /// [`FinalStatus::after`] when some applies failed: `Degraded` says
+    /// which and why.
+    pub fn after_failures(
+        &self,
+        applied: &ObservedDeployment,
+        failures: &[Problem],
+    ) -> Option<AppStatus> {
+        let problems: Vec<Problem> = self
+            .basis
+            .problems
+            .iter()
+            .chain(failures)
+            .cloned()
+            .collect();
+        let status = problems::report(
+            self.basis.status(&self.written, applied),
+            &problems,
+            self.basis.generation,
+            self.basis.now,
+        );
         (status != self.written).then_some(status)
+    }
+
+    /// The Events for `failures` the status does not report yet.
+    pub fn failure_notes(&self, failures: &[Problem]) -> Vec<Note> {
+        problems::notes(&self.written, failures)
     }
 }
 
@@ -125,6 +162,8 @@ struct StatusBasis {
     max_restarts: i32,
     next_cron_restart: Option<Timestamp>,
     now: Timestamp,
+    /// Objects the plan leaves alone because the App does not own them.
+    problems: Vec<Problem>,
 }
 
 impl StatusBasis {
@@ -198,7 +237,11 @@ fn rollout_plan(
     now: Timestamp,
 ) -> Result<Plan, SpecError> {
     let cron = cron::plan(app, cron_since(app, previous, now), now)?;
-    let restart = cron.as_ref().filter(|c| c.restart_now);
+    let due = cron.as_ref().filter(|c| c.restart_now);
+    let restart = match due {
+        Some(_) if holds_failed_release(app, observed, opts, previous)? => None,
+        due => due,
+    };
     let restarted_at = match restart {
         Some(_) => Some(now.to_string()),
         None => previous.last_cron_restart.clone(),
@@ -216,9 +259,12 @@ fn rollout_plan(
         notes.push(cron_note(restart));
     }
 
+    let conflicts = Conflicts::of(app, observed, &desired);
+    // A Deployment that is not the App's says nothing about its release.
     let before = observed
         .deployment
         .as_ref()
+        .filter(|_| conflicts.deployment.is_none())
         .map(ObservedDeployment::from_deployment);
     let (decision, deployment) = decide(app, observed, &desired, &written, before.as_ref());
     let basis = StatusBasis {
@@ -230,23 +276,42 @@ fn rollout_plan(
         max_restarts: build::max_restarts(app),
         next_cron_restart: cron.as_ref().map(|c| c.next),
         now,
+        problems: conflicts.problems(),
     };
     if matches!(decision, Decision::Fail { .. }) {
         written = basis.status(&written, &before.clone().unwrap_or_default());
         steps.push(Step::Status(Box::new(written.clone())));
     }
 
-    steps.push(Step::Apply(Object::Deployment(Box::new(deployment))));
-    steps.extend(owned_objects(app, observed, desired.service, desired.pdb));
-    notes.extend(notes::rollout_notes(
-        previous,
-        before.as_ref(),
-        &decision,
-        &desired.revision,
-        desired.instances,
+    let save = save_last_good(observed, &decision, &desired, &deployment);
+    if conflicts.deployment.is_none() {
+        steps.push(Step::Apply(Object::Deployment(Box::new(deployment))));
+    }
+    steps.extend(owned_objects(
+        app,
+        observed,
+        desired.service.filter(|_| conflicts.service.is_none()),
+        desired.pdb.filter(|_| conflicts.pdb.is_none()),
     ));
+    if let Some(save) = save.filter(|_| conflicts.none_block_saving()) {
+        steps.push(Step::Apply(Object::LastGood(Box::new(save))));
+    }
+    notes.extend(problems::notes(previous, &basis.problems));
+    if conflicts.deployment.is_none() {
+        notes.extend(notes::rollout_notes(
+            previous,
+            before.as_ref(),
+            &decision,
+            &desired.revision,
+            desired.instances,
+        ));
+    }
     if !notes.is_empty() {
         steps.push(Step::Events(notes));
+    }
+    let mut wakeup = next_wakeup(cron.map(|c| c.next), now);
+    if !basis.problems.is_empty() {
+        wakeup = wakeup.min(CONFLICT_RECHECK);
     }
     steps.push(Step::FinalStatus(Box::new(FinalStatus {
         written,
@@ -255,9 +320,100 @@ fn rollout_plan(
     })));
     Ok(Plan {
         steps,
-        requeue: Requeue::After(next_wakeup(cron.map(|c| c.next), now)),
+        requeue: Requeue::After(wakeup),
         decision: Some(decision),
     })
+}
+
+/// The saved last good template, when `deployment` carries a template
+/// known to be good (the desired one, complete; or the rollback target's)
+/// that is not the one saved.
+fn save_last_good(
+    observed: &Observed,
+    decision: &Decision,
+    desired: &Desired,
+    deployment: &Deployment,
+) -> Option<ControllerRevision> {
+    let good = match decision {
+        Decision::Proceed(Phase::Complete) => Some(desired.revision.as_str()),
+        other => other.rollback_target(),
+    }?;
+    let template = &deployment.spec.as_ref()?.template;
+    let saved = observed.last_good.as_ref();
+    let unsaved = saved.and_then(last_good::saved_revision).as_deref() != Some(good);
+    (revision_of(template) == Some(good) && unsaved)
+        .then(|| last_good::save(deployment, saved))
+        .flatten()
+}
+
+/// The same-named objects the App would apply but does not control.
+struct Conflicts {
+    deployment: Option<Conflict>,
+    service: Option<Conflict>,
+    pdb: Option<Conflict>,
+    last_good: Option<Conflict>,
+}
+
+impl Conflicts {
+    fn of(app: &App, observed: &Observed, desired: &Desired) -> Self {
+        let uid = app.metadata.uid.as_deref().unwrap_or_default();
+        Conflicts {
+            deployment: ownership::conflict(
+                "Deployment",
+                observed.deployment.as_ref().map(|d| &d.metadata),
+                uid,
+            ),
+            service: desired
+                .service
+                .as_ref()
+                .and_then(|_| ownership::conflict("Service", observed.service.as_ref(), uid)),
+            pdb: desired.pdb.as_ref().and_then(|_| {
+                ownership::conflict("PodDisruptionBudget", observed.pdb.as_ref(), uid)
+            }),
+            last_good: ownership::conflict(
+                "ControllerRevision",
+                observed.last_good.as_ref().map(|c| &c.metadata),
+                uid,
+            ),
+        }
+    }
+
+    /// Saving the template needs the App's own Deployment (the template
+    /// comes from it) and a ControllerRevision that is the App's or none.
+    fn none_block_saving(&self) -> bool {
+        self.deployment.is_none() && self.last_good.is_none()
+    }
+
+    fn problems(&self) -> Vec<Problem> {
+        [&self.deployment, &self.service, &self.pdb, &self.last_good]
+            .into_iter()
+            .flatten()
+            .map(Conflict::problem)
+            .collect()
+    }
+}
+
+/// The spec still asks for the revision that failed. A cron restart would
+/// give it a new restart time, hence a new revision, and roll the known-bad
+/// spec out again; so while a failed release is held, cron restarts are
+/// suspended (the pods keep the template they have, the last good one when
+/// there is one) until the spec changes.
+fn holds_failed_release(
+    app: &App,
+    observed: &Observed,
+    opts: &BuildOptions,
+    previous: &AppStatus,
+) -> Result<bool, SpecError> {
+    let Some(failed) = previous.failed_revision.as_deref() else {
+        return Ok(false);
+    };
+    let unrestarted = build::build_restarted_at(
+        app,
+        &observed.nodes,
+        opts,
+        previous.last_cron_restart.as_deref(),
+    )?;
+    Ok(unrestarted.revision == failed)
 }
 
 fn cron_note(restart: &CronPlan) -> Note {
@@ -374,5 +530,9 @@ fn next_wakeup(next_cron: Option<Timestamp>, now: Timestamp) -> Duration {
         .map_or(RESYNC, |until| until.min(RESYNC))
 }
 
+#[cfg(test)]
+mod held_tests;
+#[cfg(test)]
+mod ownership_tests;
 #[cfg(test)]
 mod tests;

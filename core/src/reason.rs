@@ -35,3 +35,8 @@ pub const SLOW_START: &str = "SlowStart";
 /// Event: the runtime shim restarted the app for `maxMemoryRestart` (see
 /// `memory_restart`).
 pub const MEMORY_RESTART: &str = "MemoryRestart";
+/// A same-named object exists that the App does not control; readyroll
+/// leaves it untouched (see `ownership`).
+pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
+/// The API server refused one of the App's objects (see `problems`).
+pub const APPLY_FAILED: &str = "ApplyFailed";

@@ -5,6 +5,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::conditions::{self, Wanted};
 use crate::crd::{AppStatus, CONDITION_AVAILABLE, CONDITION_DEGRADED, CONDITION_PROGRESSING};
+use crate::problems;
 use crate::reason;
 use crate::rollout::{Decision, Failure, ObservedDeployment, Phase};
 
@@ -214,7 +215,11 @@ fn degraded(inputs: &StatusInputs<'_>) -> Wanted {
 /// Degraded condition when it says so, else a generic account.
 fn carried_failure(inputs: &StatusInputs<'_>) -> (String, String) {
     match conditions::find(&inputs.previous.conditions, CONDITION_DEGRADED) {
-        Some(c) if c.status == "True" && c.reason != reason::INVALID_SPEC => {
+        Some(c)
+            if c.status == "True"
+                && c.reason != reason::INVALID_SPEC
+                && !problems::is_problem_reason(&c.reason) =>
+        {
             (c.reason.clone(), c.message.clone())
         }
         _ => (

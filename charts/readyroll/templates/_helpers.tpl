@@ -138,4 +138,9 @@ ReplicaSets are read (restarts, rollback targets).
 - apiGroups: ["apps"]
   resources: ["replicasets"]
   verbs: ["get", "list", "watch"]
+# The last good pod template of each App, saved so a rollback outlives a
+# deleted Deployment; read one at a time, never listed.
+- apiGroups: ["apps"]
+  resources: ["controllerrevisions"]
+  verbs: ["get", "create", "patch"]
 {{- end }}

@@ -9,19 +9,19 @@ use crate::build::RESTARTED_AT_ANNOTATION;
 use crate::crd::{AppSpec, Instances, RolloutSpec};
 use crate::observed::{revision_of, PodRestarts};
 
-const UID: &str = "app-uid";
+pub(super) const UID: &str = "app-uid";
 
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     "2030-01-01T12:00:00Z".parse().unwrap()
 }
 
-fn opts() -> BuildOptions {
+pub(super) fn opts() -> BuildOptions {
     BuildOptions {
         shim_image: "readyroll:test".into(),
     }
 }
 
-fn app(image: &str, instances: i32, status: Option<AppStatus>) -> App {
+pub(super) fn app(image: &str, instances: i32, status: Option<AppStatus>) -> App {
     let mut app = App::new(
         "web",
         AppSpec {
@@ -39,7 +39,7 @@ fn app(image: &str, instances: i32, status: Option<AppStatus>) -> App {
     app
 }
 
-fn desired(app: &App) -> Desired {
+pub(super) fn desired(app: &App) -> Desired {
     build::build(app, &[], &opts()).expect("test App builds")
 }
 
@@ -48,7 +48,7 @@ fn template(desired: &Desired) -> PodTemplateSpec {
 }
 
 /// `desired`'s Deployment as the Deployment controller reports it.
-fn running(desired: &Desired, status: DeploymentStatus) -> Deployment {
+pub(super) fn running(desired: &Desired, status: DeploymentStatus) -> Deployment {
     let mut deployment = desired.deployment.clone();
     deployment.metadata.generation = Some(2);
     deployment.status = Some(DeploymentStatus {
@@ -75,7 +75,7 @@ fn timed_out() -> DeploymentStatus {
     }
 }
 
-fn settled(replicas: i32) -> DeploymentStatus {
+pub(super) fn settled(replicas: i32) -> DeploymentStatus {
     DeploymentStatus {
         replicas: Some(replicas),
         updated_replicas: Some(replicas),
@@ -85,7 +85,7 @@ fn settled(replicas: i32) -> DeploymentStatus {
     }
 }
 
-fn owned_by(uid: &str) -> ObjectMeta {
+pub(super) fn owned_by(uid: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some("web".into()),
         uid: Some(format!("{uid}-object")),
@@ -99,7 +99,7 @@ fn owned_by(uid: &str) -> ObjectMeta {
 }
 
 /// The names of the steps, in order.
-fn shape(plan: &Plan) -> Vec<&'static str> {
+pub(super) fn shape(plan: &Plan) -> Vec<&'static str> {
     plan.steps
         .iter()
         .map(|step| match step {
@@ -108,6 +108,7 @@ fn shape(plan: &Plan) -> Vec<&'static str> {
                 Object::Deployment(_) => "apply deployment",
                 Object::Service(_) => "apply service",
                 Object::PodDisruptionBudget(_) => "apply pdb",
+                Object::LastGood(_) => "save last good",
             },
             Step::Delete(_) => "delete",
             Step::Events(_) => "events",
@@ -146,7 +147,7 @@ fn assert_ordered(plan: &Plan) {
     }
 }
 
-fn reasons(plan: &Plan) -> Vec<&'static str> {
+pub(super) fn reasons(plan: &Plan) -> Vec<&'static str> {
     plan.steps
         .iter()
         .filter_map(|s| match s {
@@ -157,7 +158,7 @@ fn reasons(plan: &Plan) -> Vec<&'static str> {
         .collect()
 }
 
-fn early_statuses(plan: &Plan) -> Vec<&AppStatus> {
+pub(super) fn early_statuses(plan: &Plan) -> Vec<&AppStatus> {
     plan.steps
         .iter()
         .filter_map(|s| match s {
@@ -167,7 +168,7 @@ fn early_statuses(plan: &Plan) -> Vec<&AppStatus> {
         .collect()
 }
 
-fn applied_deployment(plan: &Plan) -> &Deployment {
+pub(super) fn applied_deployment(plan: &Plan) -> &Deployment {
     plan.steps
         .iter()
         .find_map(|s| match s {
@@ -177,7 +178,7 @@ fn applied_deployment(plan: &Plan) -> &Deployment {
         .expect("the plan applies a Deployment")
 }
 
-fn final_status(plan: &Plan) -> &FinalStatus {
+pub(super) fn final_status(plan: &Plan) -> &FinalStatus {
     match plan.steps.last() {
         Some(Step::FinalStatus(f)) => f,
         other => panic!("the last step is {other:?}"),
@@ -499,7 +500,21 @@ fn a_settled_app_writes_no_final_status_twice() {
         Some(want.revision.as_str())
     );
 
+    assert_eq!(
+        shape(&first)[..4],
+        [
+            "apply deployment",
+            "apply service",
+            "apply pdb",
+            "save last good"
+        ]
+    );
+
     let settled_app = app("web:1", 2, Some(status));
+    let observed = Observed {
+        last_good: last_good::save(&want.deployment, None),
+        ..observed
+    };
     let again = plan(&settled_app, &observed, &opts(), now());
     assert_eq!(
         shape(&again),

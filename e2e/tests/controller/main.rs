@@ -8,6 +8,8 @@
 mod harness;
 mod observe;
 
+mod conflicts;
+mod held;
 mod instances;
 mod objects;
 mod ownership;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::crd::App;
+use readyroll_core::problems::Problem;
 
 /// A reconcile that could not finish. Invalid specs are not errors: they are
 /// reported on the App and wait for the spec to change.
@@ -42,6 +43,20 @@ impl Error {
     pub fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
         let action = action.into();
         move |source| Error::Api { action, source }
+    }
+
+    /// What the App's status says when the API server refused a write:
+    /// the action and the API server's own message (which names the field).
+    /// `None` for errors that are not the API server's answer.
+    pub fn refusal(&self) -> Option<Problem> {
+        let Error::Api { action, source } = self else {
+            return None;
+        };
+        let message = match source {
+            kube::Error::Api(response) => response.message.clone(),
+            other => other.to_string(),
+        };
+        Some(Problem::apply_failed(action, &message))
     }
 
     /// A short, stable name for metrics labels and log fields.

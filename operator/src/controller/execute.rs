@@ -11,11 +11,13 @@ use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Pr
 use kube::runtime::events::Recorder;
 use kube::{Api, Client, Resource};
 use readyroll_core::crd::{App, AppStatus};
+use readyroll_core::notes::Note;
 use readyroll_core::plan::{Delete, Kind, Object, Plan, Step};
+use readyroll_core::problems::Problem;
 use readyroll_core::rollout::ObservedDeployment;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::error::Error;
 use super::events;
@@ -37,35 +39,68 @@ pub struct Target<'a> {
 
 /// Runs the plan's steps in order. Returns whether pods are being replaced
 /// (a rollout or a rollback), as the applied Deployment says.
+///
+/// An object the API server refuses does not stop the others: each refusal
+/// is recorded, the remaining objects are applied, the final status and an
+/// Event say what failed, and then the first refusal is returned so the
+/// reconcile is retried with backoff. Any other failure stops at once.
 pub async fn execute(target: &Target<'_>, plan: Plan) -> Result<bool, Error> {
     let mut applied: Option<ObservedDeployment> = None;
+    let mut refused = Refused::default();
     for step in plan.steps {
         match step {
             Step::Status(status) => write_status(target, &status).await?,
-            Step::Apply(object) => {
-                if let Some(deployment) = apply_object(target, object).await? {
-                    applied = Some(deployment);
-                }
-            }
+            Step::Apply(object) => match apply_object(target, object).await {
+                Ok(Some(deployment)) => applied = Some(deployment),
+                Ok(None) => {}
+                Err(error) => refused.record(error)?,
+            },
             Step::Delete(delete) => remove(target, &delete).await?,
-            Step::Events(notes) => {
-                events::publish(
-                    target.leadership,
-                    &target.recorder,
-                    &target.reference,
-                    &notes,
-                )
-                .await
-            }
+            Step::Events(notes) => publish(target, &notes).await,
             Step::FinalStatus(last) => {
+                publish(target, &last.failure_notes(&refused.problems)).await;
                 let deployment = applied.clone().unwrap_or_else(|| last.before.clone());
-                if let Some(status) = last.after(&deployment) {
+                if let Some(status) = last.after_failures(&deployment, &refused.problems) {
                     write_status(target, &status).await?;
                 }
             }
         }
     }
-    Ok(applied.is_some_and(|d| !d.settled()))
+    match refused.first {
+        Some(error) => Err(error),
+        None => Ok(applied.is_some_and(|d| !d.settled())),
+    }
+}
+
+/// The applies the API server refused in one reconcile.
+#[derive(Default)]
+struct Refused {
+    problems: Vec<Problem>,
+    first: Option<Error>,
+}
+
+impl Refused {
+    /// Records an API error; hands back any other (e.g. lost leadership),
+    /// which must stop the plan.
+    fn record(&mut self, error: Error) -> Result<(), Error> {
+        let Some(problem) = error.refusal() else {
+            return Err(error);
+        };
+        warn!(%error, "apply refused");
+        self.problems.push(problem);
+        self.first.get_or_insert(error);
+        Ok(())
+    }
+}
+
+async fn publish(target: &Target<'_>, notes: &[Note]) {
+    events::publish(
+        target.leadership,
+        &target.recorder,
+        &target.reference,
+        notes,
+    )
+    .await
 }
 
 /// Applies one object; for the Deployment, returns it as the API server
@@ -87,6 +122,10 @@ async fn apply_object(
         }
         Object::PodDisruptionBudget(p) => {
             apply(target.leadership, &Api::namespaced(client, ns), &*p).await?;
+            Ok(None)
+        }
+        Object::LastGood(c) => {
+            apply(target.leadership, &Api::namespaced(client, ns), &*c).await?;
             Ok(None)
         }
     }

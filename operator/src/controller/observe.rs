@@ -2,12 +2,13 @@
 //! objects it owns are read from the API server; nodes, pods and
 //! ReplicaSets come from the controller's caches.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::NamespaceResourceScope;
 use kube::{Api, Resource, ResourceExt};
 use readyroll_core::crd::App;
+use readyroll_core::last_good;
 use readyroll_core::observed::Observed;
 use serde::de::DeserializeOwned;
 
@@ -46,6 +47,7 @@ pub async fn observe(
         pdb: read::<PodDisruptionBudget>(ctx, namespace, &name)
             .await?
             .map(|p| p.metadata),
+        last_good: read::<ControllerRevision>(ctx, namespace, &last_good::name(&name)).await?,
     };
     Ok(Some((app, observed)))
 }

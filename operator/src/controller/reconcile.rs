@@ -18,25 +18,27 @@ use super::error::Error;
 use super::execute::{execute, Target};
 use super::invalid;
 use super::observe::observe;
+use super::watches::app_key;
 
 /// The controller's entry point for one App.
 pub async fn reconcile(
     object: Arc<DeserializeGuard<App>>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    if !ctx.leadership.is_leader() {
+        // A standby keeps its caches warm and writes nothing, not even the
+        // report of an unreadable App (which would fail and be retried with
+        // backoff); becoming the leader reconciles every App.
+        return Ok(Action::await_change());
+    }
     let app = match &object.0 {
         Ok(app) => app,
         Err(invalid) => return invalid::report_unreadable(&ctx, invalid).await,
     };
-    let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
+    let key = app_key(app);
     if app.meta().deletion_timestamp.is_some() {
         // Owner references let the garbage collector remove what we made.
         ctx.metrics.set_rollout_in_progress(&key, false);
-        return Ok(Action::await_change());
-    }
-    if !ctx.leadership.is_leader() {
-        // A standby keeps its caches warm and writes nothing; becoming the
-        // leader reconciles every App.
         return Ok(Action::await_change());
     }
     let timer = ctx.metrics.reconcile_timer();

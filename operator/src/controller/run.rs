@@ -22,7 +22,8 @@ use super::error::ErrorBackoff;
 use super::reconcile::{error_policy, reconcile};
 use super::synced::{sync_flag, CachesReady};
 use super::watches::{
-    app_of_pod, apps_counting_cpus, managed_by_selector, node_capacity_hash, pod_restarts_hash,
+    app_of_pod, apps_counting_cpus, forget_deleted_app, managed_by_selector, node_capacity_hash,
+    pod_restarts_hash,
 };
 use crate::core::BuildOptions;
 use crate::crd::App;
@@ -81,13 +82,17 @@ pub async fn run(
     let caches = CachesReady::new(4, config.health);
     let (app_store, app_writer) = reflector::store::<DeserializeGuard<App>>();
     let (apps_flag, _) = sync_flag("apps", &caches);
+    let metrics = config.metrics.clone();
     let app_changes = watcher(
         scoped::<DeserializeGuard<App>>(&client, namespace),
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
     .reflect(app_writer)
-    .inspect_ok(move |event| apps_flag.observe(event))
+    .inspect_ok(move |event| {
+        apps_flag.observe(event);
+        forget_deleted_app(&metrics, event);
+    })
     .applied_objects();
 
     let (node_store, node_writer) = reflector::store::<Node>();

@@ -7,18 +7,38 @@ use std::hash::{Hash, Hasher};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 
 use readyroll_core::observed::PodRestarts;
 
 use crate::core::{MANAGED_BY, MANAGED_BY_LABEL, REVISION_ANNOTATION};
 use crate::crd::{App, Instances};
+use crate::telemetry::Metrics;
 
 pub use crate::core::INSTANCE_LABEL;
 
 /// Selects the objects readyroll made (Deployments, Services, PDBs, pods).
 pub fn managed_by_selector() -> String {
     format!("{MANAGED_BY_LABEL}={MANAGED_BY}")
+}
+
+/// An App deleted without a finalizer (the usual background deletion) is
+/// never reconciled again: it leaves the store before its reconcile runs.
+/// Its watch event is the last word on it, so it leaves the metrics there.
+pub fn forget_deleted_app(metrics: &Metrics, event: &watcher::Event<DeserializeGuard<App>>) {
+    if let watcher::Event::Delete(guard) = event {
+        metrics.set_rollout_in_progress(&app_key(guard), false);
+    }
+}
+
+/// `namespace/name`, the key Apps go by in the metrics.
+pub fn app_key(object: &impl ResourceExt) -> String {
+    format!(
+        "{}/{}",
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
 }
 
 /// The App a pod belongs to, by its instance label.
@@ -110,7 +130,6 @@ mod tests {
     use k8s_openapi::api::core::v1::{ContainerStatus, NodeSpec, NodeStatus, PodStatus, Taint};
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    use kube::runtime::watcher;
 
     use super::*;
     use crate::crd::AppSpec;
@@ -236,5 +255,27 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["max", "minus"]);
+    }
+
+    #[test]
+    fn a_deleted_app_leaves_the_rollout_gauge() {
+        let gauge = |m: &Metrics| {
+            m.encode()
+                .expect("encode")
+                .lines()
+                .find_map(|l| l.strip_prefix("readyroll_rollouts_in_progress "))
+                .map(str::to_string)
+        };
+        let metrics = Metrics::new();
+        let mut web = App::new("web", AppSpec::default());
+        web.metadata.namespace = Some("shop".into());
+        metrics.set_rollout_in_progress("shop/web", true);
+        metrics.set_rollout_in_progress("shop/api", true);
+
+        let guard = DeserializeGuard(Ok(web));
+        forget_deleted_app(&metrics, &watcher::Event::Apply(guard.clone()));
+        assert_eq!(gauge(&metrics).as_deref(), Some("2"));
+        forget_deleted_app(&metrics, &watcher::Event::Delete(guard));
+        assert_eq!(gauge(&metrics).as_deref(), Some("1"));
     }
 }

@@ -125,3 +125,23 @@ async fn an_app_that_does_not_parse_is_reported_on_its_status() {
     assert!(message.contains("lots"), "{message}");
     assert_eq!(event_reasons(&writes), ["InvalidSpec"]);
 }
+
+#[tokio::test]
+async fn a_standby_neither_reports_nor_retries_an_app_that_does_not_parse() {
+    let h = harness_with(Vec::new(), Leadership::follower());
+    let mut raw = serde_json::to_value(app(spec("web:1", 2), None)).unwrap();
+    raw["spec"]["instances"] = json!("lots");
+    h.api.put(APP, raw.clone());
+    let guard: DeserializeGuard<App> = serde_json::from_value(raw).unwrap();
+
+    let action = reconcile(Arc::new(guard), h.ctx.clone())
+        .await
+        .expect("a standby waits, it does not fail (which would retry with backoff)");
+
+    assert_eq!(action, kube::runtime::controller::Action::await_change());
+    assert!(
+        h.api.requests().is_empty(),
+        "{:?}",
+        writes_summary(&h.api.requests())
+    );
+}
