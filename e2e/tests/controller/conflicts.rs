@@ -55,15 +55,25 @@ fn managers<K: Resource>(object: &K) -> Vec<String> {
         .collect()
 }
 
-/// The object is exactly as the other team left it: same resourceVersion,
-/// no owner, no field of readyroll's.
-fn assert_untouched<K: Resource>(now: &K, before: &K) {
+/// The object is as the other team left it: the same spec, labels and
+/// annotations (its status is its controller's), no owner, no field of
+/// readyroll's.
+fn assert_untouched<K: Resource + serde::Serialize>(now: &K, before: &K) {
     let name = now.meta().name.clone().unwrap_or_default();
+    let part = |object: &K, key: &str| serde_json::to_value(object).must("to JSON")[key].clone();
     assert_eq!(
-        now.meta().resource_version,
-        before.meta().resource_version,
-        "{name} was written to"
+        part(now, "spec"),
+        part(before, "spec"),
+        "{name}: spec changed"
     );
+    assert_eq!(now.meta().labels, before.meta().labels, "{name}: labels");
+    // The Deployment controller annotates its revision; nothing else may.
+    let annotations = |object: &K| {
+        let mut map = object.meta().annotations.clone().unwrap_or_default();
+        map.retain(|key, _| !key.starts_with("deployment.kubernetes.io/"));
+        map
+    };
+    assert_eq!(annotations(now), annotations(before), "{name}: annotations");
     assert_eq!(now.meta().owner_references, None, "{name} was adopted");
     assert!(
         !managers(now).iter().any(|m| m == FIELD_MANAGER),
@@ -155,9 +165,14 @@ async fn a_foreign_service_and_deployment_are_reported_and_never_adopted() {
     apps.delete("web", &DeleteParams::foreground())
         .await
         .must("delete the App");
-    wait_for(&apps, "web", |a: Option<&App>| a.is_none(), TIMEOUT)
-        .await
-        .must("the App and its dependents are gone");
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while apps.get_opt("web").await.must("read App").is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the App and its dependents are gone within {TIMEOUT:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     assert!(pdbs.get_opt("web").await.must("read PDB").is_none());
     assert_untouched(&services.get("web").await.must("Service"), &their_service);
     assert_untouched(
