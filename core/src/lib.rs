@@ -17,7 +17,8 @@
 //! - `ownership`, `problems`: objects readyroll may not touch or the API
 //!   server refused, reported on the App.
 //! - `slow_start`, `memory_restart`: what the App's pods say about PM2's
-//!   `listen_timeout` and `max_memory_restart`.
+//!   `listen_timeout` and `max_memory_restart`; `pod_reports` gathers both
+//!   for the plan.
 #![forbid(unsafe_code)]
 
 pub mod build;
@@ -30,6 +31,7 @@ pub mod notes;
 pub mod observed;
 pub mod ownership;
 pub mod plan;
+pub mod pod_reports;
 pub mod problems;
 pub mod reason;
 pub mod rollout;

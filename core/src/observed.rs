@@ -2,11 +2,15 @@
 //! observe step fills it (from caches where it can), nothing else reads.
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
-use k8s_openapi::api::core::v1::{Node, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
 
-use crate::build::REVISION_ANNOTATION;
+use crate::build::{APP_CONTAINER, REVISION_ANNOTATION};
+use crate::crd::PodMemoryRestarts;
 use crate::last_good;
+use crate::memory_restart::{self, MemoryRestart};
+use crate::slow_start;
 
 /// Label the Deployment controller adds to a ReplicaSet's template; it must
 /// not be part of a template readyroll applies.
@@ -32,13 +36,74 @@ pub struct Observed {
     pub last_good: Option<ControllerRevision>,
 }
 
-/// One pod: which revision it runs and how often its containers restarted.
+/// One pod: which revision it runs, how often its containers restarted
+/// and why the last time, and since when it is starting. Everything is read
+/// off the Pod as it was; how long ago is the plan's to work out, from its
+/// `now`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodRestarts {
+    /// The pod's name.
+    pub name: String,
+    /// The pod's uid.
+    pub uid: Option<String>,
     /// The revision annotation of the pod.
     pub revision: Option<String>,
-    /// Highest restart count among its containers.
+    /// Highest restart count among its containers: the larger of the two
+    /// below.
     pub restarts: i32,
+    /// The app container's restart count.
+    pub app_restarts: i32,
+    /// Highest restart count among its other containers (sidecars).
+    pub other_restarts: i32,
+    /// When the app container started, while it runs and is not ready and
+    /// the pod is neither terminating nor finished (see `slow_start`).
+    pub unready_since: Option<Timestamp>,
+    /// The app container's last termination, when it was the runtime shim's
+    /// memory restart.
+    pub memory_restart: Option<MemoryRestart>,
+}
+
+impl PodRestarts {
+    /// What the plan needs of `pod`.
+    pub fn from_pod(pod: &Pod) -> Self {
+        let containers = pod
+            .status
+            .iter()
+            .flat_map(|s| s.container_statuses.iter().flatten());
+        let (mut app_restarts, mut other_restarts) = (0, 0);
+        for c in containers {
+            if c.name == APP_CONTAINER {
+                app_restarts = app_restarts.max(c.restart_count);
+            } else {
+                other_restarts = other_restarts.max(c.restart_count);
+            }
+        }
+        PodRestarts {
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone(),
+            revision: pod
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(REVISION_ANNOTATION))
+                .cloned(),
+            restarts: app_restarts.max(other_restarts),
+            app_restarts,
+            other_restarts,
+            unready_since: slow_start::unready_since(pod),
+            memory_restart: memory_restart::memory_restart(pod),
+        }
+    }
+
+    /// Its restarts that count against `maxRestarts`: `memory_restarts` of
+    /// the app container's were graceful memory restarts, not crashes.
+    pub fn crash_restarts(&self, memory_restarts: i32) -> i32 {
+        if memory_restarts <= 0 {
+            return self.restarts;
+        }
+        let app = self.app_restarts.saturating_sub(memory_restarts).max(0);
+        app.max(self.other_restarts)
+    }
 }
 
 impl Observed {
@@ -49,6 +114,23 @@ impl Observed {
             .iter()
             .filter(|p| revision.is_none() || p.revision.as_deref() == revision)
             .map(|p| p.restarts)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Like [`Observed::max_restarts`], without the memory restarts counted
+    /// in `memory`: what `maxRestarts` is checked against.
+    pub fn max_crash_restarts(&self, revision: Option<&str>, memory: &[PodMemoryRestarts]) -> i32 {
+        self.pods
+            .iter()
+            .filter(|p| revision.is_none() || p.revision.as_deref() == revision)
+            .map(|p| {
+                let counted = memory
+                    .iter()
+                    .find(|m| p.uid.as_deref() == Some(m.uid.as_str()))
+                    .map_or(0, |m| m.count);
+                p.crash_restarts(counted)
+            })
             .max()
             .unwrap_or(0)
     }

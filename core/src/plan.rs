@@ -10,6 +10,11 @@
 //!   not control is never touched, only reported (`ownership`);
 //! - then the Events, then the final status: whoever sees the status of a
 //!   finished step also finds its Event.
+//!
+//! Besides the rollout, the plan reports what the pods say (see
+//! `pod_reports`): memory restarts are counted on the status and kept out
+//! of the restarts held against `maxRestarts`; slow starts are reported, and
+//! the plan wakes when the next starting pod crosses `listenTimeout`.
 
 use std::time::Duration;
 
@@ -21,15 +26,17 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::build::{self, BuildOptions, Desired, SpecError};
 use crate::conditions;
-use crate::crd::{App, AppStatus, CONDITION_DEGRADED};
+use crate::crd::{App, AppStatus, PodMemoryRestarts, CONDITION_DEGRADED};
 use crate::cron::{self, CronPlan};
 use crate::last_good;
 use crate::notes::{self, Note};
 use crate::observed::{controlled_by, revision_of, Observed};
 use crate::ownership::{self, Conflict};
+use crate::pod_reports::{PodFacts, PodReports};
 use crate::problems::{self, Problem};
 use crate::reason;
 use crate::rollout::{self, Decision, ObservedDeployment, Phase, RolloutInputs};
+use crate::slow_start;
 use crate::status::{self, StatusInputs};
 
 /// Even without any change, every App is looked at this often, so a missed
@@ -161,6 +168,7 @@ struct StatusBasis {
     restarts: i32,
     max_restarts: i32,
     next_cron_restart: Option<Timestamp>,
+    reports: PodReports,
     now: Timestamp,
     /// Objects the plan leaves alone because the App does not own them.
     problems: Vec<Problem>,
@@ -168,7 +176,7 @@ struct StatusBasis {
 
 impl StatusBasis {
     fn status(&self, previous: &AppStatus, deployment: &ObservedDeployment) -> AppStatus {
-        status::compute(&StatusInputs {
+        let mut status = status::compute(&StatusInputs {
             previous,
             generation: self.generation,
             instances: self.instances,
@@ -179,7 +187,9 @@ impl StatusBasis {
             max_restarts: self.max_restarts,
             next_cron_restart: self.next_cron_restart,
             now: self.now,
-        })
+        });
+        self.reports.apply(&mut status, self.generation, self.now);
+        status
     }
 }
 
@@ -266,15 +276,29 @@ fn rollout_plan(
         .as_ref()
         .filter(|_| conflicts.deployment.is_none())
         .map(ObservedDeployment::from_deployment);
-    let (decision, deployment) = decide(app, observed, &desired, &written, before.as_ref());
+    let reports = PodReports::of(&PodFacts {
+        previous,
+        pods: &observed.pods,
+        desired_revision: &desired.revision,
+        listen_timeout: slow_start::listen_timeout(app)?,
+        progress_deadline: desired
+            .deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.progress_deadline_seconds),
+        now,
+    });
+    let memory = &reports.memory.by_pod;
+    let (decision, deployment) = decide(app, observed, memory, &desired, &written, before.as_ref());
     let basis = StatusBasis {
         generation: app.metadata.generation,
         instances: desired.instances,
         desired_revision: desired.revision.clone(),
         decision: decision.clone(),
-        restarts: observed.max_restarts(None),
+        restarts: observed.max_crash_restarts(None, memory),
         max_restarts: build::max_restarts(app),
         next_cron_restart: cron.as_ref().map(|c| c.next),
+        reports: reports.clone(),
         now,
         problems: conflicts.problems(),
     };
@@ -306,6 +330,7 @@ fn rollout_plan(
             desired.instances,
         ));
     }
+    notes.extend(reports.notes());
     if !notes.is_empty() {
         steps.push(Step::Events(notes));
     }
@@ -313,6 +338,7 @@ fn rollout_plan(
     if !basis.problems.is_empty() {
         wakeup = wakeup.min(CONFLICT_RECHECK);
     }
+    wakeup = earliest(wakeup, reports.wake_in());
     steps.push(Step::FinalStatus(Box::new(FinalStatus {
         written,
         before: before.unwrap_or_default(),
@@ -426,9 +452,12 @@ fn cron_note(restart: &CronPlan) -> Note {
 /// The rollout decision and the Deployment that carries it out: the desired
 /// one, or the desired one with the rollback target's pod template. When
 /// no template of the target is left, the decision is not to roll back.
+/// Restarts are held against `maxRestarts` without the memory restarts
+/// counted in `memory`.
 fn decide(
     app: &App,
     observed: &Observed,
+    memory: &[PodMemoryRestarts],
     desired: &Desired,
     status: &AppStatus,
     before: Option<&ObservedDeployment>,
@@ -438,7 +467,7 @@ fn decide(
         last_good: status.last_good_revision.as_deref(),
         failed: status.failed_revision.as_deref(),
         deployment: before,
-        desired_restarts: observed.max_restarts(Some(&desired.revision)),
+        desired_restarts: observed.max_crash_restarts(Some(&desired.revision), memory),
         max_restarts: build::max_restarts(app),
         auto_rollback: app
             .spec
@@ -521,6 +550,11 @@ fn cron_since(app: &App, status: &AppStatus, now: Timestamp) -> Timestamp {
         .and_then(|t| t.parse().ok())
         .or_else(|| app.metadata.creation_timestamp.as_ref().map(|t| t.0))
         .unwrap_or(now)
+}
+
+/// The sooner of a wake-up and an optional earlier one.
+fn earliest(wakeup: Duration, other: Option<Duration>) -> Duration {
+    other.map_or(wakeup, |other| other.min(wakeup))
 }
 
 /// Wake up for the next cron restart, or for the periodic resync.

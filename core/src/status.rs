@@ -57,7 +57,11 @@ pub fn compute(inputs: &StatusInputs<'_>) -> AppStatus {
         last_good_revision,
         failed_revision,
         restarts: Some(inputs.restarts),
+        // The pod reports (`pod_reports`) are laid on top by the plan.
         memory_restarts: previous.memory_restarts,
+        last_memory_restart: previous.last_memory_restart.clone(),
+        memory_restarts_by_pod: previous.memory_restarts_by_pod.clone(),
+        slow_starts: previous.slow_starts.clone(),
         last_cron_restart: previous.last_cron_restart.clone(),
         next_cron_restart: inputs.next_cron_restart.map(|t| t.to_string()),
         conditions: conditions::merge(&previous.conditions, &wanted, inputs.generation, inputs.now),

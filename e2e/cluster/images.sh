@@ -4,6 +4,8 @@
 #   registry.k8s.io/pause:3.10         sandbox image: catatonit in pause mode
 #   readyroll.dev/testapp:v1, :v2      the static test HTTP server (VERSION baked in)
 #   readyroll.dev/node-app:v1, :v2     the node runtime and a PM2-style app in /app
+#   readyroll.dev/pm2-apps:v1, :v2     the node runtime, express, and the PM2-style apps of
+#                                      e2e/images/pm2-apps in /app (the canonical `server`)
 #   readyroll.dev/readyroll:dev        the operator: /readyroll and /readyroll-shim
 #   readyroll.dev/readyroll:dev-next   the same operator under a second tag (chart upgrade test)
 #
@@ -80,21 +82,58 @@ testapp_image() {
     --config.exposedports 8080/tcp --config.user "$NONROOT"
 }
 
-# node_app_image VERSION: the node binary with the shared libraries it loads, and the
-# PM2-style app from e2e/images/node-app as /app (tests may mount their own /app instead).
-node_app_image() {
-  local version="$1" stage node lib
+# stage_node STAGE: the node binary and the shared libraries it loads.
+stage_node() {
+  local stage="$1" node lib
   node="$(command -v node)" || die "node is not installed"
-  stage="$(stage_dir "node-app-$version")"
   stage_file "$node" "$stage" usr/bin/node
   # ldd prints "name => /path (addr)" for libraries and "/path (addr)" for the loader.
   while read -r lib; do
     stage_file "$lib" "$stage" "${lib#/}"
   done < <(ldd "$node" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+}
+
+# node_app_image VERSION: the node binary with the shared libraries it loads, and the
+# PM2-style app from e2e/images/node-app as /app (tests may mount their own /app instead).
+node_app_image() {
+  local version="$1" stage
+  stage="$(stage_dir "node-app-$version")"
+  stage_node "$stage"
   stage_file "$REPO_ROOT/e2e/images/node-app/server.js" "$stage" app/server.js 0644
   stage_tmp "$stage"
   build_image "readyroll.dev/node-app:$version" "$stage" \
     --config.entrypoint /usr/bin/node --config.cmd /app/server.js \
+    --config.workingdir /app --config.env "VERSION=$version" \
+    --config.exposedports 3000/tcp --config.user "$NONROOT"
+}
+
+# npm_modules DIR: installs the dependencies pinned by DIR/package-lock.json into a scratch
+# directory and prints its node_modules path. npm's cache under $CACHE/npm makes reruns
+# offline.
+npm_modules() {
+  local src="$1" work
+  command -v npm >/dev/null || die "npm is not installed"
+  mkdir -p "$OCI_WORK"
+  work="$(mktemp -d "$OCI_WORK/npm.XXXXXX")"
+  cp "$src/package.json" "$src/package-lock.json" "$work/"
+  (cd "$work" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund \
+    --cache "$CACHE/npm" >&2) || die "npm ci in $src failed"
+  echo "$work/node_modules"
+}
+
+# pm2_apps_image VERSION MODULES: node, express (MODULES, from npm_modules) and the apps of
+# e2e/images/pm2-apps in /app, the working directory, where a `script` is resolved.
+pm2_apps_image() {
+  local version="$1" modules="$2" stage app
+  stage="$(stage_dir "pm2-apps-$version")"
+  stage_node "$stage"
+  for app in server leak.js tree.js package.json; do
+    stage_file "$REPO_ROOT/e2e/images/pm2-apps/$app" "$stage" "app/$app" 0644
+  done
+  cp -R "$modules" "$stage/app/node_modules"
+  stage_tmp "$stage"
+  build_image "readyroll.dev/pm2-apps:$version" "$stage" \
+    --config.entrypoint /usr/bin/node --config.cmd /app/server \
     --config.workingdir /app --config.env "VERSION=$version" \
     --config.exposedports 3000/tcp --config.user "$NONROOT"
 }
@@ -120,10 +159,13 @@ main() {
   require_static "$testapp_bin"
 
   declare -A layouts
+  local modules
   layouts["$PAUSE_IMAGE"]="$(pause_image)"
+  modules="$(npm_modules "$REPO_ROOT/e2e/images/pm2-apps")"
   for version in v1 v2; do
     layouts["readyroll.dev/testapp:$version"]="$(testapp_image "$version")"
     layouts["readyroll.dev/node-app:$version"]="$(node_app_image "$version")"
+    layouts["readyroll.dev/pm2-apps:$version"]="$(pm2_apps_image "$version" "$modules")"
   done
   if [[ -n "$operator_bin" && -n "$shim_bin" ]]; then
     for tag in dev dev-next; do

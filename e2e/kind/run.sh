@@ -113,18 +113,21 @@ build_images() {
   log "building $OPERATOR_IMAGE"
   docker build -t "$OPERATOR_IMAGE" -f "$REPO_ROOT/Dockerfile" "$REPO_ROOT" >&2
   for version in v1 v2; do
-    log "building readyroll.dev/testapp:$version and readyroll.dev/node-app:$version"
+    log "building readyroll.dev/testapp, node-app and pm2-apps:$version"
     docker build -t "readyroll.dev/testapp:$version" --build-arg "VERSION=$version" \
       -f "$E2E/testapp/Dockerfile" "$REPO_ROOT" >&2
     docker build -t "readyroll.dev/node-app:$version" --build-arg "VERSION=$version" \
       -f "$E2E/images/node-app/Dockerfile" "$E2E/images/node-app" >&2
+    docker build -t "readyroll.dev/pm2-apps:$version" --build-arg "VERSION=$version" \
+      -f "$E2E/images/pm2-apps/Dockerfile" "$E2E/images/pm2-apps" >&2
   done
 }
 
 load_images() {
   local image
   for image in "$OPERATOR_IMAGE" readyroll.dev/testapp:v1 readyroll.dev/testapp:v2 \
-    readyroll.dev/node-app:v1 readyroll.dev/node-app:v2; do
+    readyroll.dev/node-app:v1 readyroll.dev/node-app:v2 \
+    readyroll.dev/pm2-apps:v1 readyroll.dev/pm2-apps:v2; do
     log "loading $image into the node"
     "$KIND_BIN" load docker-image --name "$CLUSTER_NAME" "$image" >&2
   done

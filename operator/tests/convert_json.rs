@@ -63,7 +63,7 @@ fn wrong_values_are_reported_at_their_position_and_nothing_is_printed() {
     for expected in [
         r#"error: wrong-types.json:6:20: apps[0].instances: expected a count or "max", got true"#,
         r#"error: wrong-types.json:7:23: apps[0].kill_timeout: expected milliseconds, got "soon""#,
-        r#"error: wrong-types.json:14:25: apps[1].listen_timeout: 0 is out of range: expected 1 to 86400000 (milliseconds)"#,
+        r#"error: wrong-types.json:14:25: apps[1].listen_timeout: -1 is out of range: expected 0 to 86400000 (milliseconds)"#,
         r#"error: wrong-types.json:16:21: apps[1].wait_ready: expected true or false, got "yes""#,
         r#"error: wrong-types.json:17:30: apps[1] (worker-1): env: "A=B" is not a valid environment variable name (letters, digits, '_', '-' and '.', not starting with a digit; the operator refuses any other)"#,
         "error: wrong-types.json: 8 problems; no App written",
@@ -244,4 +244,20 @@ fn unsupported_files_and_missing_files_are_clear_errors() {
         run.stderr
     );
     assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn zero_timeouts_and_treekill_carry_pm2s_meaning() {
+    let file = scratch_file(
+        "zero-timeouts.json",
+        r#"{"apps": [{"name": "web", "script": "server.js", "listen_timeout": 0,
+            "kill_timeout": 0, "treekill": false}]}"#,
+    );
+    let (apps, stderr) = convert_ok(&[&file, "--image", "x"]);
+    assert_eq!(stderr, "", "nothing to report");
+    let spec = &app(&apps, "web").spec;
+    // 0 stays 0: the App reads it as PM2 does (3000 and 1600 ms).
+    assert_eq!(spec.listen_timeout, Some(0));
+    assert_eq!(spec.kill_timeout, Some(0));
+    assert_eq!(spec.treekill, Some(false));
 }

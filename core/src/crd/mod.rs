@@ -3,6 +3,7 @@
 mod checks;
 mod instances;
 mod memory;
+mod pod_reports;
 mod rollout;
 mod service;
 mod shim;
@@ -12,6 +13,7 @@ mod status;
 pub use checks::{Check, ExecCheck, HttpGetCheck, HttpScheme, TcpSocketCheck};
 pub use instances::{Instances, MAX_INSTANCES};
 pub use memory::{MemorySize, MAX_MEMORY_BYTES};
+pub use pod_reports::{LastMemoryRestart, PodMemoryRestarts, SlowStartRecord};
 pub use rollout::{RolloutSpec, DEFAULT_DRAIN_DELAY_MS};
 pub use service::{ServiceSpec, ServiceType};
 pub use shim::{RuntimeShimSpec, DEFAULT_SHIM_PROBE_PORT};

@@ -4,6 +4,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::pod_reports::{LastMemoryRestart, PodMemoryRestarts, SlowStartRecord};
+
 /// Condition types an App reports.
 pub const CONDITION_AVAILABLE: &str = "Available";
 pub const CONDITION_PROGRESSING: &str = "Progressing";
@@ -50,15 +52,32 @@ pub struct AppStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_revision: Option<String>,
 
-    /// Highest container restart count among the App's current pods.
+    /// Highest container restart count among the App's current pods,
+    /// memory restarts left out: these are what `maxRestarts` limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarts: Option<i32>,
 
     /// Graceful memory restarts (`maxMemoryRestart`, by the runtime shim)
-    /// seen on the App's pods. Not counted in `restarts` against
-    /// `maxRestarts`: PM2 does not count them either.
+    /// seen on the App's pods since it was created, each counted once. Not
+    /// counted in `restarts` against `maxRestarts`: PM2 does not count them
+    /// either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_restarts: Option<i32>,
+
+    /// The most recent memory restart: which pod, when, and the memory
+    /// used against the threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_memory_restart: Option<LastMemoryRestart>,
+
+    /// Memory restarts per current pod, which keep each restart from being
+    /// counted twice and out of the pod's restarts against `maxRestarts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memory_restarts_by_pod: Vec<PodMemoryRestarts>,
+
+    /// Pods of the desired revision not ready past `listenTimeout`, as
+    /// reported by the `SlowStart` reason and Event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slow_starts: Vec<SlowStartRecord>,
 
     /// When the last `cronRestart` rolling restart was started (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use super::*;
 use crate::build::RESTARTED_AT_ANNOTATION;
 use crate::crd::{AppSpec, Instances, RolloutSpec};
+use crate::memory_restart::MemoryRestart;
 use crate::observed::{revision_of, PodRestarts};
+use crate::rollout::Phase;
 
 pub(super) const UID: &str = "app-uid";
 
@@ -324,10 +326,12 @@ fn crash_looping_pods_of_the_new_revision_fail_it() {
             PodRestarts {
                 revision: Some(good.revision.clone()),
                 restarts: 9,
+                ..Default::default()
             },
             PodRestarts {
                 revision: Some(bad.revision.clone()),
                 restarts: 3,
+                ..Default::default()
             },
         ],
         ..Default::default()
@@ -573,10 +577,12 @@ fn pod_restarts_count_all_pods_or_one_revision() {
             PodRestarts {
                 revision: Some("a".into()),
                 restarts: 4,
+                ..Default::default()
             },
             PodRestarts {
                 revision: Some("b".into()),
                 restarts: 1,
+                ..Default::default()
             },
         ],
         ..Default::default()
@@ -584,4 +590,190 @@ fn pod_restarts_count_all_pods_or_one_revision() {
     assert_eq!(observed.max_restarts(None), 4);
     assert_eq!(observed.max_restarts(Some("b")), 1);
     assert_eq!(observed.max_restarts(Some("c")), 0);
+}
+
+fn in_progress() -> DeploymentStatus {
+    DeploymentStatus {
+        replicas: Some(3),
+        updated_replicas: Some(1),
+        ..settled(2)
+    }
+}
+
+fn memory_restarted(revision: &str, restarts: i32) -> PodRestarts {
+    PodRestarts {
+        name: "web-new".into(),
+        uid: Some("u-new".into()),
+        revision: Some(revision.into()),
+        restarts,
+        app_restarts: restarts,
+        memory_restart: Some(MemoryRestart {
+            pod: "web-new".into(),
+            pod_uid: Some("u-new".into()),
+            restart_count: restarts,
+            finished_at: Some(now()),
+            message: "readyroll-shim: memory restart: rss_bytes=70000000 threshold_bytes=62914560"
+                .into(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn progressing(status: &AppStatus) -> (&str, &str, &str) {
+    let c = conditions::find(&status.conditions, crate::crd::CONDITION_PROGRESSING)
+        .expect("Progressing");
+    (c.status.as_str(), c.reason.as_str(), c.message.as_str())
+}
+
+#[test]
+fn memory_restarts_are_counted_once_and_never_fail_a_rollout() {
+    let good = desired(&app("web:1", 2, None));
+    let status = AppStatus {
+        last_good_revision: Some(good.revision.clone()),
+        ..Default::default()
+    };
+    let mut new_app = app("web:2", 2, Some(status.clone()));
+    new_app.spec.max_restarts = Some(0);
+    let new = desired(&new_app);
+    let deployment = running(&new, in_progress());
+    let applied = ObservedDeployment::from_deployment(&deployment);
+    let observed = Observed {
+        deployment: Some(deployment),
+        pods: vec![memory_restarted(&new.revision, 1)],
+        ..Default::default()
+    };
+
+    let first = plan(&new_app, &observed, &opts(), now());
+    assert_ordered(&first);
+    assert_eq!(first.decision, Some(Decision::Proceed(Phase::InProgress)));
+    assert!(early_statuses(&first).is_empty(), "nothing failed");
+    assert_eq!(reasons(&first), [reason::MEMORY_RESTART]);
+    let counted = final_status(&first).after(&applied).expect("changed");
+    assert_eq!(counted.memory_restarts, Some(1));
+    assert_eq!(counted.restarts, Some(0), "not a crash");
+    assert_eq!(
+        counted.last_memory_restart.as_ref().map(|l| l.pod.as_str()),
+        Some("web-new")
+    );
+    assert_eq!(degraded(&counted), ("False", reason::AS_EXPECTED));
+
+    // The next reconciles see the same termination: nothing new.
+    new_app.status = Some(counted.clone());
+    let again = plan(&new_app, &observed, &opts(), now());
+    assert!(reasons(&again).is_empty(), "{:?}", reasons(&again));
+    assert_eq!(final_status(&again).after(&applied), None);
+
+    // Memory-restarted over and over: still no failure, one Event each.
+    let mut status = counted;
+    for restarts in 2..=5 {
+        new_app.status = Some(status.clone());
+        let observed = Observed {
+            pods: vec![memory_restarted(&new.revision, restarts)],
+            ..observed.clone()
+        };
+        let next = plan(&new_app, &observed, &opts(), now());
+        assert_eq!(next.decision, Some(Decision::Proceed(Phase::InProgress)));
+        assert_eq!(reasons(&next), [reason::MEMORY_RESTART]);
+        status = final_status(&next).after(&applied).expect("counted");
+    }
+    assert_eq!(status.memory_restarts, Some(5));
+    assert_eq!(status.restarts, Some(0));
+    assert_eq!(status.memory_restarts_by_pod[0].count, 5);
+
+    // The same restarts as crashes fail the release.
+    let mut crashed = memory_restarted(&new.revision, 1);
+    crashed.memory_restart = None;
+    new_app.status = Some(AppStatus {
+        last_good_revision: Some(good.revision.clone()),
+        ..Default::default()
+    });
+    let crashing = Observed {
+        pods: vec![crashed],
+        ..observed.clone()
+    };
+    let failed = plan(&new_app, &crashing, &opts(), now());
+    assert!(matches!(failed.decision, Some(Decision::Fail { .. })));
+}
+
+fn starting(name: &str, revision: &str, seconds_ago: i64) -> PodRestarts {
+    PodRestarts {
+        name: name.into(),
+        uid: Some(format!("{name}-uid")),
+        revision: Some(revision.into()),
+        unready_since: Some(now() - jiff::SignedDuration::from_secs(seconds_ago)),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_slow_start_is_reported_once_and_woken_for() {
+    let mut web = app("web:1", 2, None);
+    let want = desired(&web);
+    let deployment = running(&want, in_progress());
+    let applied = ObservedDeployment::from_deployment(&deployment);
+    let observed = Observed {
+        deployment: Some(deployment),
+        pods: vec![
+            starting("web-slow", &want.revision, 5),
+            starting("web-soon", &want.revision, 1),
+            starting("web-old", "another-revision", 50),
+        ],
+        ..Default::default()
+    };
+
+    let first = plan(&web, &observed, &opts(), now());
+    assert_ordered(&first);
+    assert_eq!(reasons(&first), [reason::SLOW_START]);
+    assert_eq!(
+        first.requeue,
+        Requeue::After(Duration::from_millis(2001)),
+        "woken when web-soon crosses listenTimeout"
+    );
+    let status = final_status(&first).after(&applied).expect("changed");
+    let (on, why, message) = progressing(&status);
+    assert_eq!((on, why), ("True", reason::SLOW_START));
+    assert!(
+        message.starts_with(
+            "pod web-slow (started 2030-01-01T11:59:55Z) not ready after listenTimeout 3000 ms"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("progress deadline (64 s)"), "{message}");
+    assert_eq!(status.slow_starts.len(), 1);
+
+    web.status = Some(status);
+    let later = now() + jiff::SignedDuration::from_secs(1);
+    let again = plan(&web, &observed, &opts(), later);
+    assert!(reasons(&again).is_empty(), "reported already");
+    assert_eq!(again.requeue, Requeue::After(Duration::from_millis(1001)));
+    assert_eq!(
+        final_status(&again).after(&applied),
+        None,
+        "status unchanged"
+    );
+
+    let crossed = plan(
+        &web,
+        &observed,
+        &opts(),
+        now() + jiff::SignedDuration::from_secs(3),
+    );
+    assert_eq!(reasons(&crossed), [reason::SLOW_START]);
+    let status = final_status(&crossed).after(&applied).expect("changed");
+    assert!(
+        progressing(&status).2.starts_with("pods web-slow"),
+        "{status:?}"
+    );
+    assert_eq!(crossed.requeue, Requeue::After(RESYNC));
+
+    // Ready: the report is gone, the rollout goes on as before.
+    web.status = Some(status);
+    let ready = Observed {
+        pods: Vec::new(),
+        ..observed.clone()
+    };
+    let done = plan(&web, &ready, &opts(), now());
+    let status = final_status(&done).after(&applied).expect("changed");
+    assert_eq!(progressing(&status).1, reason::ROLLOUT_IN_PROGRESS);
+    assert!(status.slow_starts.is_empty());
 }

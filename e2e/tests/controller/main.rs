@@ -13,5 +13,6 @@ mod held;
 mod instances;
 mod objects;
 mod ownership;
+mod pod_reports;
 mod rollout;
 mod validation;

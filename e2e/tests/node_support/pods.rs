@@ -13,9 +13,10 @@ use kube::{
 };
 use readyroll_e2e::conditions::is_pod_ready;
 
-/// Pod name → whether it was ever seen Ready.
+/// Pod name → whether it was ever seen Ready, and the highest restart count seen among its
+/// containers.
 pub struct PodTracker {
-    seen: Arc<Mutex<BTreeMap<String, bool>>>,
+    seen: Arc<Mutex<BTreeMap<String, (bool, i32)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -32,9 +33,17 @@ impl PodTracker {
                 match stream.try_next().await {
                     Ok(Some(pod)) => {
                         let ready = is_pod_ready(&pod);
+                        let restarts = pod
+                            .status
+                            .iter()
+                            .flat_map(|s| s.container_statuses.iter().flatten())
+                            .map(|c| c.restart_count)
+                            .max()
+                            .unwrap_or(0);
                         let mut seen = record.lock().unwrap_or_else(|p| p.into_inner());
-                        let entry = seen.entry(pod.name_any()).or_insert(false);
-                        *entry |= ready;
+                        let entry = seen.entry(pod.name_any()).or_insert((false, 0));
+                        entry.0 |= ready;
+                        entry.1 = entry.1.max(restarts);
                     }
                     Ok(None) => break,
                     // The backoff retries; a gap only delays what is seen.
@@ -52,7 +61,17 @@ impl PodTracker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
-            .copied()
+            .map(|(ready, _)| *ready)
+    }
+
+    /// Every pod seen, with the highest container restart count it ever reported.
+    pub fn restarts(&self) -> BTreeMap<String, i32> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(name, (_, restarts))| (name.clone(), *restarts))
+            .collect()
     }
 }
 

@@ -41,6 +41,9 @@ pub struct Desired {
     /// `VERSION` set in the environment, overriding the one baked into the image.
     pub version_env: Option<String>,
     pub replicas: i32,
+    /// The App's `instances` as written, when it is not `replicas` itself (PM2's `0`: one
+    /// per CPU, which resolves to `replicas`).
+    pub pm2_instances: Option<i64>,
     /// The last `kubectl rollout restart` stamp, once restarted.
     pub restarted_at: Option<String>,
 }
@@ -52,8 +55,16 @@ impl Desired {
             tag: tag.to_owned(),
             version_env: None,
             replicas,
+            pm2_instances: None,
             restarted_at: None,
         }
+    }
+
+    /// An App whose `instances` is PM2's `instances` (e.g. `0`), expected to resolve to
+    /// `replicas` pods.
+    pub fn with_pm2_instances(mut self, instances: i64) -> Self {
+        self.pm2_instances = Some(instances);
+        self
     }
 
     pub fn image(&self) -> String {
@@ -269,7 +280,10 @@ fn render_app(base: &Value, desired: &Desired) -> Value {
     let mut manifest = base.clone();
     let spec = &mut manifest["spec"];
     spec["image"] = json!(desired.image());
-    spec["instances"] = json!(desired.replicas);
+    spec["instances"] = match desired.pm2_instances {
+        Some(instances) => json!(instances),
+        None => json!(desired.replicas),
+    };
     if !spec["env"].is_object() {
         spec["env"] = json!({});
     }

@@ -12,7 +12,7 @@ use kube::ResourceExt;
 
 use readyroll_core::observed::PodRestarts;
 
-use crate::core::{MANAGED_BY, MANAGED_BY_LABEL, REVISION_ANNOTATION};
+use crate::core::{MANAGED_BY, MANAGED_BY_LABEL};
 use crate::crd::{App, Instances};
 use crate::telemetry::Metrics;
 
@@ -93,34 +93,29 @@ pub fn node_capacity_hash(node: &Node) -> Option<u64> {
     Some(h.finish())
 }
 
-/// A hash of a pod's restart counts: restarts are what the App reacts to;
-/// readiness reaches it through the Deployment's status.
+/// A hash of a pod's restart counts and container start times: restarts
+/// (and why, in the last termination that comes with each) are what the App
+/// reacts to, and a container start is when the wait for `listenTimeout`
+/// begins; readiness reaches it through the Deployment's status.
 pub fn pod_restarts_hash(pod: &Pod) -> Option<u64> {
     let mut h = DefaultHasher::new();
     if let Some(status) = &pod.status {
         for c in status.container_statuses.iter().flatten() {
-            (&c.name, c.restart_count).hash(&mut h);
+            let started = c
+                .state
+                .as_ref()
+                .and_then(|s| s.running.as_ref())
+                .and_then(|r| r.started_at.as_ref())
+                .map(|t| t.0);
+            (&c.name, c.restart_count, started).hash(&mut h);
         }
     }
     Some(h.finish())
 }
 
-/// What the plan needs of a pod: its revision and its restart count.
+/// What the plan needs of a pod (see [`PodRestarts`]).
 pub fn restarts_of(pod: &Pod) -> PodRestarts {
-    PodRestarts {
-        revision: pod.annotations().get(REVISION_ANNOTATION).cloned(),
-        restarts: max_restarts([pod]),
-    }
-}
-
-/// Highest container restart count among `pods`.
-pub fn max_restarts<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> i32 {
-    pods.into_iter()
-        .filter_map(|p| p.status.as_ref())
-        .flat_map(|s| s.container_statuses.iter().flatten())
-        .map(|c| c.restart_count)
-        .max()
-        .unwrap_or(0)
+    PodRestarts::from_pod(pod)
 }
 
 #[cfg(test)]
@@ -175,13 +170,47 @@ mod tests {
 
     #[test]
     fn restarts_are_the_highest_count() {
-        assert_eq!(max_restarts([&pod(&[1, 4]), &pod(&[2])]), 4);
-        assert_eq!(max_restarts(std::iter::empty()), 0);
         assert_eq!(restarts_of(&pod(&[1, 4])).restarts, 4);
+        assert_eq!(restarts_of(&pod(&[])).restarts, 0);
         assert_ne!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&pod(&[2])));
         let mut ready = pod(&[1]);
         ready.status.as_mut().unwrap().phase = Some("Running".into());
         assert_eq!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&ready));
+    }
+
+    #[test]
+    fn a_container_start_is_a_change_readiness_is_not() {
+        use k8s_openapi::api::core::v1::{ContainerState, ContainerStateRunning};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let started = |at: &str, ready: bool| {
+            let mut p = pod(&[0]);
+            let c = &mut p
+                .status
+                .as_mut()
+                .unwrap()
+                .container_statuses
+                .as_mut()
+                .unwrap()[0];
+            c.ready = ready;
+            c.state = Some(ContainerState {
+                running: Some(ContainerStateRunning {
+                    started_at: Some(Time(at.parse().unwrap())),
+                }),
+                ..Default::default()
+            });
+            p
+        };
+        let waiting = pod(&[0]);
+        let running = started("2026-01-01T12:00:00Z", false);
+        assert_ne!(pod_restarts_hash(&waiting), pod_restarts_hash(&running));
+        assert_eq!(
+            pod_restarts_hash(&running),
+            pod_restarts_hash(&started("2026-01-01T12:00:00Z", true))
+        );
+        assert_ne!(
+            pod_restarts_hash(&running),
+            pod_restarts_hash(&started("2026-01-01T12:00:09Z", false))
+        );
     }
 
     fn node(cpu: &str, heartbeat: i64) -> Node {

@@ -24,14 +24,6 @@ pub struct Fields<'a, 'r> {
 }
 
 impl<'a> Fields<'a, '_> {
-    /// Reports a mapped option whose value has no App field (yet).
-    pub fn ignored(&mut self, option: &str, why: &str) {
-        if let Some(e) = self.get(option) {
-            let message = format!("{}: ignored option '{}': {why}", self.label, e.key);
-            self.report.warning(e.key_pos, message);
-        }
-    }
-
     /// The entry of a mapped option, under whichever spelling the file used.
     pub fn get(&self, option: &str) -> Option<&'a Entry> {
         self.keys.mapped.get(option).copied()
@@ -70,8 +62,9 @@ fn lifecycle(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
     spec.exec_mode = f.read("exec_mode", exec_mode);
     spec.wait_ready = f.read("wait_ready", values::boolean);
     spec.shutdown_with_message = f.read("shutdown_with_message", values::boolean);
+    // 0 is PM2's default for both timeouts (3000 and 1600 ms); the App reads it the same way.
     spec.listen_timeout = f.read("listen_timeout", |n| {
-        values::integer_in(n, "milliseconds", 1, MAX_DURATION_MS)
+        values::integer_in(n, "milliseconds", 0, MAX_DURATION_MS)
     });
     spec.kill_timeout = f.read("kill_timeout", |n| {
         values::integer_in(n, "milliseconds", 0, MAX_DURATION_MS)
@@ -100,15 +93,8 @@ fn lifecycle(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
             ),
         );
     }
-    // PM2's treekill: read (and type-checked) here, reported until the App
-    // carries it; then this becomes `spec.treekill = f.read(...)`.
-    if f.read("treekill", values::boolean).is_some() {
-        f.ignored("treekill", TREEKILL);
-    }
+    spec.treekill = f.read("treekill", values::boolean);
 }
-
-/// Why `treekill` is reported rather than carried.
-pub const TREEKILL: &str = "every process of the container stops with the pod";
 
 /// `autorestart: false` and `stop_exit_codes` describe a task that runs to
 /// completion; an App is a Deployment, which restarts its pods forever.

@@ -96,7 +96,7 @@ pub fn assert_valid_for_crd(app: &App) {
     }
     if let Some(ms) = spec.listen_timeout {
         assert!(
-            (1..=MAX_DURATION_MS).contains(&ms),
+            (0..=MAX_DURATION_MS).contains(&ms),
             "{name}: listenTimeout {ms}"
         );
     }
