@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::{Node, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::build::REVISION_ANNOTATION;
+use crate::instance_index::PodFacts;
 use crate::last_good;
 
 /// Label the Deployment controller adds to a ReplicaSet's template; it must
@@ -30,6 +31,10 @@ pub struct Observed {
     pub pdb: Option<ObjectMeta>,
     /// The last good pod template as saved (see `last_good`), if it is.
     pub last_good: Option<ControllerRevision>,
+    /// The App's pods as the API server lists them (not a cache: a stale
+    /// one could give one index twice), when they may need an instance
+    /// index; `None` leaves the indices alone.
+    pub instance_pods: Option<Vec<PodFacts>>,
 }
 
 /// One pod: which revision it runs and how often its containers restarted.
