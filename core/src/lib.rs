@@ -16,6 +16,7 @@
 //!   Deployment.
 //! - `ownership`, `problems`: objects readyroll may not touch or the API
 //!   server refused, reported on the App.
+//! - `instance_index`: PM2's `NODE_APP_INSTANCE`, which index each pod holds.
 //! - `slow_start`, `memory_restart`: what the App's pods say about PM2's
 //!   `listen_timeout` and `max_memory_restart`; `pod_reports` gathers both
 //!   for the plan.
@@ -25,6 +26,7 @@ pub mod build;
 pub mod conditions;
 pub mod crd;
 pub mod cron;
+pub mod instance_index;
 pub mod last_good;
 pub mod memory_restart;
 pub mod notes;

@@ -8,6 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::build::{APP_CONTAINER, REVISION_ANNOTATION};
 use crate::crd::PodMemoryRestarts;
+use crate::instance_index::PodFacts;
 use crate::last_good;
 use crate::memory_restart::{self, MemoryRestart};
 use crate::slow_start;
@@ -34,6 +35,10 @@ pub struct Observed {
     pub pdb: Option<ObjectMeta>,
     /// The last good pod template as saved (see `last_good`), if it is.
     pub last_good: Option<ControllerRevision>,
+    /// The App's pods as the API server lists them (not a cache: a stale
+    /// one could give one index twice), when they may need an instance
+    /// index; `None` leaves the indices alone.
+    pub instance_pods: Option<Vec<PodFacts>>,
 }
 
 /// One pod: which revision it runs, how often its containers restarted

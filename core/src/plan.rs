@@ -28,11 +28,12 @@ use crate::build::{self, BuildOptions, Desired, SpecError};
 use crate::conditions;
 use crate::crd::{App, AppStatus, PodMemoryRestarts, CONDITION_DEGRADED};
 use crate::cron::{self, CronPlan};
+use crate::instance_index::{self, PodFacts, PodPatch};
 use crate::last_good;
 use crate::notes::{self, Note};
 use crate::observed::{controlled_by, revision_of, Observed};
 use crate::ownership::{self, Conflict};
-use crate::pod_reports::{PodFacts, PodReports};
+use crate::pod_reports::{PodReports, ReportInputs};
 use crate::problems::{self, Problem};
 use crate::reason;
 use crate::rollout::{self, Decision, ObservedDeployment, Phase, RolloutInputs};
@@ -76,6 +77,9 @@ pub enum Step {
     Apply(Object),
     /// Delete an object the App controls that is no longer desired.
     Delete(Delete),
+    /// Write instance indices and deletion costs on the App's pods (PM2's
+    /// `NODE_APP_INSTANCE`, see `instance_index`), in order.
+    PodAnnotations(Vec<PodPatch>),
     /// Publish Events about the App.
     Events(Vec<Note>),
     /// The last write: the status worked out from the Deployment as its
@@ -276,7 +280,7 @@ fn rollout_plan(
         .as_ref()
         .filter(|_| conflicts.deployment.is_none())
         .map(ObservedDeployment::from_deployment);
-    let reports = PodReports::of(&PodFacts {
+    let reports = PodReports::of(&ReportInputs {
         previous,
         pods: &observed.pods,
         desired_revision: &desired.revision,
@@ -309,7 +313,14 @@ fn rollout_plan(
 
     let save = save_last_good(observed, &decision, &desired, &deployment);
     if conflicts.deployment.is_none() {
+        let indices = instance_indices(&deployment, observed.instance_pods.as_deref());
         steps.push(Step::Apply(Object::Deployment(Box::new(deployment))));
+        if let Some((patches, shared)) = indices {
+            if !patches.is_empty() {
+                steps.push(Step::PodAnnotations(patches));
+            }
+            notes.extend(shared);
+        }
     }
     steps.extend(owned_objects(
         app,
@@ -440,6 +451,37 @@ fn holds_failed_release(
         previous.last_cron_restart.as_deref(),
     )?;
     Ok(unrestarted.revision == failed)
+}
+
+/// The pod writes that keep each running pod's instance index distinct,
+/// for the pods the Deployment rolls towards, and a warning when pods
+/// share one outside a hand-over. `None` when its pods read no index or
+/// the pods were not listed fresh.
+fn instance_indices(
+    deployment: &Deployment,
+    pods: Option<&[PodFacts]>,
+) -> Option<(Vec<PodPatch>, Option<Note>)> {
+    let spec = deployment.spec.as_ref()?;
+    if !build::reads_index(&spec.template) {
+        return None;
+    }
+    let revision = crate::observed::revision_of(&spec.template)?;
+    let assignment = instance_index::assign(spec.replicas.unwrap_or(1), revision, pods?);
+    let shared = (!assignment.shared.is_empty()).then(|| {
+        let pairs: Vec<String> = assignment
+            .shared
+            .iter()
+            .map(|(i, pods)| format!("{i}: {}", pods.join(", ")))
+            .collect();
+        Note::warning(
+            reason::INSTANCE_INDEX_SHARED,
+            format!(
+                "pods share an instance index ({}); all but the first are deleted first on the next scale down or rollout",
+                pairs.join("; ")
+            ),
+        )
+    });
+    Some((assignment.patches, shared))
 }
 
 fn cron_note(restart: &CronPlan) -> Note {

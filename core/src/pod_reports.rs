@@ -24,7 +24,7 @@ pub struct PodReports {
 
 /// What the reports are worked out from.
 #[derive(Clone, Copy, Debug)]
-pub struct PodFacts<'a> {
+pub struct ReportInputs<'a> {
     /// The status as read: what was counted and reported before.
     pub previous: &'a AppStatus,
     pub pods: &'a [PodRestarts],
@@ -39,7 +39,7 @@ pub struct PodFacts<'a> {
 }
 
 impl PodReports {
-    pub fn of(facts: &PodFacts<'_>) -> Self {
+    pub fn of(facts: &ReportInputs<'_>) -> Self {
         PodReports {
             memory: memory_restart::tally(facts.previous, facts.pods),
             slow: slow_start::report(

@@ -40,3 +40,6 @@ pub const MEMORY_RESTART: &str = "MemoryRestart";
 pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
 /// The API server refused one of the App's objects (see `problems`).
 pub const APPLY_FAILED: &str = "ApplyFailed";
+/// Event: running pods of an App hold the same instance index outside a
+/// rollout's hand-over (see `instance_index`).
+pub const INSTANCE_INDEX_SHARED: &str = "InstanceIndexShared";

@@ -273,7 +273,7 @@ fn rbac_is_least_privilege() {
         format!("policy/poddisruptionbudgets: {write}"),
         "events.k8s.io/events: create,patch".to_owned(),
         format!("/nodes: {read}"),
-        format!("/pods: {read}"),
+        "/pods: get,list,patch,watch".to_owned(),
         format!("apps/replicasets: {read}"),
         "apps/controllerrevisions: create,get,patch".to_owned(),
     ]
@@ -893,7 +893,7 @@ fn watch_namespace_gets_a_role_there_and_only_node_reads_cluster_wide() {
         format!("/services: {write}"),
         format!("policy/poddisruptionbudgets: {write}"),
         "events.k8s.io/events: create,patch".to_owned(),
-        format!("/pods: {read}"),
+        "/pods: get,list,patch,watch".to_owned(),
         format!("apps/replicasets: {read}"),
         "apps/controllerrevisions: create,get,patch".to_owned(),
     ]

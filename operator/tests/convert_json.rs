@@ -192,7 +192,7 @@ fn env_selects_a_pm2_profile() {
     assert_eq!(app(&apps, "worker").spec.profile, None);
     assert!(
         stderr.contains(
-            "warning: all-options.json:31:5: apps[1] (worker): has no env_production; its env is used as is"
+            "warning: all-options.json:33:5: apps[1] (worker): has no env_production; its env is used as is"
         ),
         "{stderr}"
     );

@@ -28,6 +28,8 @@ fn every_mapped_option_reaches_its_app_field() {
     assert_eq!(api.cwd.as_deref(), Some("/srv/api"));
     assert_eq!(api.instances, Some(Instances::PerCpu));
     assert_eq!(api.exec_mode, Some(ExecMode::Cluster));
+    assert_eq!(api.instance_var.as_deref(), Some("INSTANCE_ID"));
+    assert_eq!(api.increment_var.as_deref(), Some("PORT"));
     assert_eq!(api.wait_ready, Some(true));
     assert_eq!(api.listen_timeout, Some(8_000));
     assert_eq!(api.kill_timeout, Some(4_000));

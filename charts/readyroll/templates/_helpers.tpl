@@ -104,8 +104,9 @@ nodes give the schedulable CPUs of `instances: max` / -N.
 {{/*
 Rights on namespaced objects: cluster-wide when every namespace is watched,
 a Role in watchNamespace otherwise. Apps are read and get status; their
-Deployments, Services and PodDisruptionBudgets are written; pods and
-ReplicaSets are read (restarts, rollback targets).
+Deployments, Services and PodDisruptionBudgets are written; pods are read
+(restarts) and annotated (instance index, deletion cost); ReplicaSets are
+read (rollback targets).
 */}}
 {{- define "readyroll.namespacedRules" -}}
 - apiGroups: ["readyroll.dev"]
@@ -134,7 +135,7 @@ ReplicaSets are read (restarts, rollback targets).
   verbs: ["create", "patch"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "patch", "watch"]
 - apiGroups: ["apps"]
   resources: ["replicasets"]
   verbs: ["get", "list", "watch"]

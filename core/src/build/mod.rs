@@ -15,6 +15,7 @@ mod defaults;
 mod deployment;
 mod env;
 mod error;
+mod instance;
 mod instances;
 mod labels;
 mod lifecycle;
@@ -46,6 +47,7 @@ pub use defaults::{
 };
 pub use deployment::PROGRESS_DEADLINE_SLACK_SECONDS;
 pub use error::SpecError;
+pub use instance::{reads_index, INDEX_ANNOTATION, VOLUME_NAME as INSTANCE_VOLUME};
 pub use instances::resolve_instances;
 pub use labels::{INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, VERSION_LABEL};
 pub use names::{is_dns1123_label, is_env_var_name};

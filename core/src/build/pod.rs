@@ -12,6 +12,7 @@ use super::command::Command;
 use super::cron::RESTARTED_AT_ANNOTATION;
 use super::env::{container_env, implied_by_interpreter};
 use super::error::SpecError;
+use super::instance::INDEX_ANNOTATION;
 use super::labels::Identity;
 use super::lifecycle::{pre_stop, termination_grace_period_seconds};
 use super::names::is_qualified_name;
@@ -39,6 +40,7 @@ pub fn pod_template(
     let mut init_containers = Vec::new();
     if let Some(shim) = shim {
         volumes.push(shim.volume());
+        volumes.push(shim.instance_volume());
         init_containers.push(shim.init_container());
     }
     Ok(PodTemplateSpec {
@@ -113,6 +115,7 @@ fn app_container(
     if let Some(shim) = shim {
         ports.push(shim.container_port());
         volume_mounts.push(shim.mount());
+        volume_mounts.push(shim.instance_mount());
     }
     Ok(Container {
         name: APP_CONTAINER.into(),
@@ -144,7 +147,13 @@ fn pod_annotations(
     let mut annotations = BTreeMap::new();
     for (key, value) in &app.spec.annotations {
         let field = || format!("spec.annotations.{key}");
-        if key == REVISION_ANNOTATION || key == RESTARTED_AT_ANNOTATION {
+        if [
+            REVISION_ANNOTATION,
+            RESTARTED_AT_ANNOTATION,
+            INDEX_ANNOTATION,
+        ]
+        .contains(&key.as_str())
+        {
             return Err(SpecError::new(field(), "is set by readyroll"));
         }
         if !is_qualified_name(key) {

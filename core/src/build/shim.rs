@@ -17,6 +17,7 @@ use crate::crd::{AppSpec, MAX_DURATION_MS};
 
 use super::defaults;
 use super::error::SpecError;
+use super::instance;
 use super::timings::Timings;
 
 pub const VOLUME_NAME: &str = "readyroll-shim";
@@ -86,6 +87,7 @@ pub fn plan(spec: &AppSpec, default_image: &str) -> Result<Option<Shim>, SpecErr
                 "needs the runtime shim's readiness; enable spec.runtimeShim",
             ));
         }
+        instance::check_without_shim(spec)?;
         return Ok(None);
     }
     if spec.ready_on_listen_timeout == Some(true) && spec.readiness.is_some() {
@@ -119,6 +121,7 @@ pub fn plan(spec: &AppSpec, default_image: &str) -> Result<Option<Shim>, SpecErr
         ));
     }
     check_no_clash(spec)?;
+    instance::check_no_clash(spec)?;
     Ok(Some(Shim { image, probe_port }))
 }
 
@@ -215,6 +218,7 @@ impl Shim {
                 format!("{memory_interval_ms} ms is outside 100..={MAX_DURATION_MS} ms"),
             ));
         }
+        let (instance_var, increment_var) = instance::variables(spec)?;
         Ok(ShimArgs {
             port: spec.port.map(|p| port(p, "spec.port")).transpose()?,
             wait_ready: spec.wait_ready == Some(true),
@@ -235,6 +239,9 @@ impl Shim {
             max_memory_bytes: spec.max_memory_restart.as_ref().map(|m| m.bytes()),
             memory_interval_ms: millis(memory_interval_ms),
             drain_ms: millis(memory_restart_drain_ms(timings, readiness)),
+            instance_file: Some(instance::INDEX_FILE.to_string()),
+            instance_var,
+            increment_var,
             args: spec.args.clone(),
             ..ShimArgs::default()
         })
@@ -281,6 +288,15 @@ impl Shim {
             empty_dir: Some(EmptyDirVolumeSource::default()),
             ..Default::default()
         }
+    }
+
+    /// The instance index's volume (see `instance`).
+    pub fn instance_volume(&self) -> Volume {
+        instance::volume()
+    }
+
+    pub fn instance_mount(&self) -> VolumeMount {
+        instance::mount()
     }
 
     /// The app container sees the shim read-only.

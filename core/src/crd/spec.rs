@@ -130,6 +130,24 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_mode: Option<ExecMode>,
 
+    /// PM2 `instance_var`: the environment variable that receives the pod's
+    /// instance index, 0..N-1, distinct among the App's running pods (a
+    /// replacement pod takes over the index of the pod it replaces, as in
+    /// PM2's reload). Set by the runtime shim before the app starts.
+    /// Default `NODE_APP_INSTANCE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]*$')").message("spec.instanceVar must be an environment variable name (letters, digits, '_', not starting with a digit)"))]
+    #[schemars(length(max = 256))]
+    pub instance_var: Option<String>,
+
+    /// PM2 `increment_var`: an environment variable set to its value in
+    /// `env` (a number, else 0) plus the instance index, e.g. `PORT` to give
+    /// each instance its own port as PM2 does. Set by the runtime shim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]*$')").message("spec.incrementVar must be an environment variable name (letters, digits, '_', not starting with a digit)"))]
+    #[schemars(length(max = 256))]
+    pub increment_var: Option<String>,
+
     // ---- Readiness and stopping (PM2: wait_ready, listen_timeout, kill_timeout, ...) ----
     /// PM2 `wait_ready`: the pod is Ready only when the app says so, through
     /// PM2's `process.send('ready')` (via the runtime shim) or the check in

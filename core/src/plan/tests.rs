@@ -113,6 +113,7 @@ pub(super) fn shape(plan: &Plan) -> Vec<&'static str> {
                 Object::LastGood(_) => "save last good",
             },
             Step::Delete(_) => "delete",
+            Step::PodAnnotations(_) => "pod annotations",
             Step::Events(_) => "events",
             Step::FinalStatus(_) => "final status",
         })

@@ -10,6 +10,7 @@ mod observe;
 
 mod conflicts;
 mod held;
+mod instance_index;
 mod instances;
 mod objects;
 mod ownership;

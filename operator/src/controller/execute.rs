@@ -21,6 +21,7 @@ use tracing::{info, warn};
 
 use super::error::Error;
 use super::events;
+use super::instance_pods;
 use crate::leader::Leadership;
 
 /// The field manager readyroll applies as.
@@ -56,6 +57,7 @@ pub async fn execute(target: &Target<'_>, plan: Plan) -> Result<bool, Error> {
                 Err(error) => refused.record(error)?,
             },
             Step::Delete(delete) => remove(target, &delete).await?,
+            Step::PodAnnotations(patches) => instance_pods::annotate(target, &patches).await?,
             Step::Events(notes) => publish(target, &notes).await,
             Step::FinalStatus(last) => {
                 publish(target, &last.failure_notes(&refused.problems)).await;

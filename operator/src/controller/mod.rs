@@ -9,6 +9,7 @@ mod context;
 mod error;
 mod events;
 mod execute;
+mod instance_pods;
 mod invalid;
 mod observe;
 mod reconcile;

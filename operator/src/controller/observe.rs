@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::context::Context;
 use super::error::Error;
+use super::instance_pods;
 use super::watches::restarts_of;
 
 /// The App as the API server holds it now and what the plan looks at;
@@ -31,6 +32,8 @@ pub async fn observe(
         return Ok(None);
     };
     let deployment = read::<Deployment>(ctx, namespace, &name).await?;
+    let instance_pods =
+        instance_pods::fresh_if_needed(ctx, &app, namespace, deployment.as_ref()).await?;
     let observed = Observed {
         replica_set_templates: ctx.replica_set_templates(deployment.as_ref()).await,
         deployment,
@@ -48,6 +51,7 @@ pub async fn observe(
             .await?
             .map(|p| p.metadata),
         last_good: read::<ControllerRevision>(ctx, namespace, &last_good::name(&name)).await?,
+        instance_pods,
     };
     Ok(Some((app, observed)))
 }

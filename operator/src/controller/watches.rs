@@ -10,6 +10,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
+use readyroll_core::instance_index::{DELETION_COST_ANNOTATION, INDEX_ANNOTATION};
 use readyroll_core::observed::PodRestarts;
 
 use crate::core::{MANAGED_BY, MANAGED_BY_LABEL};
@@ -93,12 +94,17 @@ pub fn node_capacity_hash(node: &Node) -> Option<u64> {
     Some(h.finish())
 }
 
-/// A hash of a pod's restart counts and container start times: restarts
-/// (and why, in the last termination that comes with each) are what the App
-/// reacts to, and a container start is when the wait for `listenTimeout`
-/// begins; readiness reaches it through the Deployment's status.
+/// A hash of what the App reacts to in a pod: restart counts (and why, in
+/// the last termination that comes with each), container start times (a
+/// start is when the wait for `listenTimeout` begins), and for instance
+/// indices whether it is stopping and its index and deletion cost
+/// annotations; readiness reaches it through the Deployment's status.
 pub fn pod_restarts_hash(pod: &Pod) -> Option<u64> {
     let mut h = DefaultHasher::new();
+    pod.metadata.deletion_timestamp.is_some().hash(&mut h);
+    for key in [INDEX_ANNOTATION, DELETION_COST_ANNOTATION] {
+        pod.annotations().get(key).hash(&mut h);
+    }
     if let Some(status) = &pod.status {
         for c in status.container_statuses.iter().flatten() {
             let started = c
@@ -176,6 +182,22 @@ mod tests {
         let mut ready = pod(&[1]);
         ready.status.as_mut().unwrap().phase = Some("Running".into());
         assert_eq!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&ready));
+        // Instance indices react to a pod stopping and to its annotations.
+        let mut stopping = pod(&[1]);
+        stopping.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ));
+        assert_ne!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&stopping));
+        let mut indexed = pod(&[1]);
+        indexed.metadata.annotations = Some(BTreeMap::from([(
+            INDEX_ANNOTATION.to_string(),
+            "0".to_string(),
+        )]));
+        assert_ne!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&indexed));
+        let mut other = pod(&[1]);
+        other.metadata.annotations = Some(BTreeMap::from([("x".to_string(), "y".to_string())]));
+        assert_eq!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&other));
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub fn apply(fields: &mut Fields<'_, '_>, spec: &mut AppSpec) {
 fn lifecycle(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
     spec.instances = f.read("instances", instances);
     spec.exec_mode = f.read("exec_mode", exec_mode);
+    spec.instance_var = f.read("instance_var", env_var_name);
+    spec.increment_var = f.read("increment_var", env_var_name);
     spec.wait_ready = f.read("wait_ready", values::boolean);
     spec.shutdown_with_message = f.read("shutdown_with_message", values::boolean);
     // 0 is PM2's default for both timeouts (3000 and 1600 ms); the App reads it the same way.
@@ -177,6 +179,24 @@ pub fn non_empty(node: &Node) -> Result<String, String> {
         Err("must not be empty (leave the option out instead)".to_string())
     } else {
         Ok(s)
+    }
+}
+
+/// PM2's `instance_var` and `increment_var`: the name of an environment
+/// variable the runtime shim sets (letters, digits, `_`).
+fn env_var_name(node: &Node) -> Result<String, String> {
+    let name = values::string(node)?;
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(name)
+    } else {
+        Err(format!(
+            "{name:?} is not an environment variable name (letters, digits, '_', not starting with a digit)"
+        ))
     }
 }
 

@@ -323,6 +323,37 @@ mod tests {
     }
 
     #[test]
+    fn instance_var_and_increment_var_become_app_fields() {
+        let text = r#"{"apps": [{"name": "web", "script": "a.js", "instance_var": "INSTANCE_ID", "increment_var": "PORT"}]}"#;
+        let conversion = convert_text(text, Format::Json, "i.json", &opts()).unwrap();
+        let spec = &conversion.apps[0].spec;
+        assert_eq!(spec.instance_var.as_deref(), Some("INSTANCE_ID"));
+        assert_eq!(spec.increment_var.as_deref(), Some("PORT"));
+        assert!(
+            conversion.diagnostics.is_empty(),
+            "{:?}",
+            conversion.diagnostics
+        );
+
+        let text = "apps:\n  - name: web\n    script: a.js\n    instance_var: 1X\n";
+        let Err(ConvertError::Invalid { diagnostics, .. }) =
+            convert_text(text, Format::Yaml, "i.yaml", &opts())
+        else {
+            panic!("an instance_var that is no variable name is refused")
+        };
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].pos.map(|p| p.line), Some(4));
+        assert!(
+            diagnostics[0].message.contains("instance_var")
+                && diagnostics[0]
+                    .message
+                    .contains("not an environment variable name"),
+            "{}",
+            diagnostics[0].message
+        );
+    }
+
+    #[test]
     fn options_are_checked_before_the_file() {
         let bad = ConvertOptions {
             namespace: Some("Prod".to_string()),

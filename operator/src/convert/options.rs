@@ -34,9 +34,6 @@ const PM2_IO: Meaning = Meaning::Ignored("PM2.io (Keymetrics) monitoring has no 
 const SOURCE_MAPS: Meaning = Meaning::Ignored(
     "PM2 injects source-map-support itself; use interpreter_args [\"--enable-source-maps\"] instead",
 );
-const INSTANCE_INDEX: Meaning = Meaning::Ignored(
-    "PM2 numbers its instances (NODE_APP_INSTANCE); pods of a Deployment have no index",
-);
 
 const fn mapped(name: &'static str, aliases: &'static [&'static str]) -> Pm2Option {
     Pm2Option {
@@ -71,6 +68,8 @@ pub const OPTIONS: &[Pm2Option] = &[
     // How many.
     mapped("instances", &[]),
     mapped("exec_mode", &[]),
+    mapped("instance_var", &[]),
+    mapped("increment_var", &[]),
     // Readiness and stopping.
     mapped("wait_ready", &[]),
     mapped("listen_timeout", &[]),
@@ -113,8 +112,6 @@ pub const OPTIONS: &[Pm2Option] = &[
     )),
     ignored("source_map_support", &[], SOURCE_MAPS),
     ignored("disable_source_map_support", &[], SOURCE_MAPS),
-    ignored("instance_var", &[], INSTANCE_INDEX),
-    ignored("increment_var", &[], INSTANCE_INDEX),
     ignored("filter_env", &[], Meaning::Ignored(
         "PM2 filters the environment of its own daemon; a pod never inherits the host's environment",
     )),

@@ -186,7 +186,10 @@ fn shim_is_injected_with_its_volume_port_and_probe() {
         .iter()
         .map(|v| v.name.as_str())
         .collect();
-    assert_eq!(volume_names, ["data", "readyroll-shim"]);
+    assert_eq!(
+        volume_names,
+        ["data", "readyroll-shim", "readyroll-instance"]
+    );
     let c = &pod.containers[0];
     assert_eq!(c.command, Some(strings(&["/readyroll/bin/readyroll-shim"])));
     assert_eq!(
@@ -194,6 +197,7 @@ fn shim_is_injected_with_its_volume_port_and_probe() {
         Some(strings(&[
             "--port=3000",
             "--script=server.js",
+            "--instance-file=/readyroll/instance/index",
             "--drain-ms=6000",
             "--wait-ready",
             "--",
@@ -208,10 +212,19 @@ fn shim_is_injected_with_its_volume_port_and_probe() {
         .map(|p| (p.name.as_deref().unwrap(), p.container_port))
         .collect();
     assert_eq!(ports, [("http", 3000), ("readyroll-probe", 9797)]);
-    let mount = c.volume_mounts.as_ref().unwrap().last().unwrap().clone();
+    let mounts: Vec<_> = c
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|m| (m.name.as_str(), m.mount_path.as_str(), m.read_only))
+        .collect();
     assert_eq!(
-        (mount.name.as_str(), mount.mount_path.as_str()),
-        ("readyroll-shim", "/readyroll/bin")
+        mounts[mounts.len() - 2..],
+        [
+            ("readyroll-shim", "/readyroll/bin", Some(true)),
+            ("readyroll-instance", "/readyroll/instance", Some(true)),
+        ]
     );
     let ready = c
         .readiness_probe

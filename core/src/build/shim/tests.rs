@@ -346,6 +346,8 @@ fn a_full_app_reaches_the_shim_with_every_setting() {
         treekill: Some(false),
         max_memory_restart: Some(MemorySize::parse("300M").unwrap()),
         memory_check_interval_ms: Some(1_000),
+        instance_var: Some("INSTANCE_ID".into()),
+        increment_var: Some("PORT".into()),
         rollout: Some(RolloutSpec {
             drain_delay_ms: Some(2_500),
             ..Default::default()
@@ -372,6 +374,9 @@ fn a_full_app_reaches_the_shim_with_every_setting() {
             interpreter: Some("node".into()),
             interpreter_args: strings(&["--max-old-space-size=512"]),
             cwd: Some("/srv/app".into()),
+            instance_file: Some("/readyroll/instance/index".into()),
+            instance_var: "INSTANCE_ID".into(),
+            increment_var: Some("PORT".into()),
             max_memory_bytes: Some(300 << 20),
             memory_interval_ms: 1_000,
             // The drain, then one readiness period (1 s × 1 failure).
@@ -399,6 +404,8 @@ fn a_minimal_app_reaches_the_shim_with_pm2s_defaults() {
         args,
         ShimArgs {
             script: Some("server".into()),
+            // PM2's NODE_APP_INSTANCE, from the pod's index annotation.
+            instance_file: Some("/readyroll/instance/index".into()),
             // The pre-stop drain (5 s), then the readiness probe's 1 s × 1.
             drain_ms: 6_000,
             ..ShimArgs::default()
