@@ -63,7 +63,7 @@ fn wrong_values_are_reported_at_their_position_and_nothing_is_printed() {
     for expected in [
         r#"error: wrong-types.json:6:20: apps[0].instances: expected a count or "max", got true"#,
         r#"error: wrong-types.json:7:23: apps[0].kill_timeout: expected milliseconds, got "soon""#,
-        r#"error: wrong-types.json:14:25: apps[1].listen_timeout: 0 is out of range: expected 1 to 86400000 (milliseconds)"#,
+        r#"error: wrong-types.json:14:25: apps[1].listen_timeout: -1 is out of range: expected 0 to 86400000 (milliseconds)"#,
         r#"error: wrong-types.json:16:21: apps[1].wait_ready: expected true or false, got "yes""#,
         r#"error: wrong-types.json:17:30: apps[1] (worker-1): env: "A=B" is not a valid environment variable name (letters, digits, '_', '-' and '.', not starting with a digit; the operator refuses any other)"#,
         "error: wrong-types.json: 8 problems; no App written",
