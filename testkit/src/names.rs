@@ -42,7 +42,10 @@ pub fn env_name() -> impl Strategy<Value = String> {
 pub fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         8 => "\\PC{0,24}",
-        1 => "[\\x{0}-\\x{7f}]{0,8}",
+        // ASCII controls, which JSON escapes. Not DEL (0x7f): JSON leaves it
+        // raw and the API server's YAML reader of apply bodies refuses it
+        // (a known defect, docs/fuzzing.md).
+        1 => "[\\x{0}-\\x{7e}]{0,8}",
         1 => "\\PC{200,2000}",
     ]
 }
