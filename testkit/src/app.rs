@@ -531,14 +531,14 @@ impl Res {
     fn render(&self) -> ResourceRequirements {
         let cpu = |m: u64| match self.notation % 3 {
             0 => format!("{m}m"),
-            1 if m % 1000 == 0 => (m / 1000).to_string(),
+            1 if m.is_multiple_of(1000) => (m / 1000).to_string(),
             _ => format!("{}.{:03}", m / 1000, m % 1000),
         };
         let memory = |mib: u64| match self.notation % 4 {
             0 => format!("{mib}Mi"),
             1 => format!("{}Ki", mib * 1024),
             2 => (mib << 20).to_string(),
-            _ if mib % 1024 == 0 => format!("{}Gi", mib / 1024),
+            _ if mib.is_multiple_of(1024) => format!("{}Gi", mib / 1024),
             _ => format!("{mib}Mi"),
         };
         let map = |cpu_amount: Option<u64>, memory_amount: Option<u64>| {
@@ -761,7 +761,9 @@ fn operator_rules(s: &mut AppSpec) {
     let implied = s.wait_ready == Some(true) && s.readiness.is_none();
     if s.script.is_none() {
         if shim_explicit == Some(true) {
-            s.runtime_shim.as_mut().map(|r| r.enabled = None);
+            if let Some(shim) = s.runtime_shim.as_mut() {
+                shim.enabled = None;
+            }
         }
         if implied {
             s.wait_ready = Some(false);

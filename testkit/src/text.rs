@@ -76,7 +76,7 @@ fn write_yaml(value: &Value, indent: usize, out: &mut String) {
         Value::Array(items) if !items.is_empty() => {
             for item in items {
                 out.push_str(&pad);
-                out.push_str("-");
+                out.push('-');
                 block_child(item, indent + 1, out);
             }
         }
