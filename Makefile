@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: demo test binaries cluster-up cluster-down crds test-chart install-operator uninstall-operator test-node bench-report
+.PHONY: demo test fuzz binaries cluster-up cluster-down crds test-chart install-operator uninstall-operator test-node bench-report
 
 # Sets everything up and rolls the sample App on the local cluster, under traffic.
 demo:
@@ -13,6 +13,14 @@ demo:
 # Every test tier, in order (scripts/test.sh says which tier shows what).
 test:
 	scripts/test.sh
+
+# The property tests ("fuzzing", docs/fuzzing.md) at length: FUZZ_CASES cases per property
+# instead of the bounded count `make test` runs. Optimised, since the cases dominate.
+FUZZ_CASES ?= 20000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p readyroll-core --test properties
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p readyroll --lib convert::properties
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p readyroll-core --lib properties
 
 # Builds the pinned kubernetes, etcd, kwok and helm binaries (reused when already built).
 binaries:

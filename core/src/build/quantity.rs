@@ -180,3 +180,50 @@ mod tests {
         assert!(parse_milli(&"1".repeat(39)).is_err());
     }
 }
+
+/// Any text, and every notation Kubernetes writes: never a panic, exact
+/// where the value is representable, rounded up below a thousandth.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn any_text_is_a_quantity_or_a_named_error(text in "\\PC{0,40}|[-+]?[0-9.]{0,45}([numkMGTPE]|[KMGTPE]i|[eE][-+]?[0-9]{1,5})?") {
+            if let Err(e) = parse_milli(&text) {
+                prop_assert!(e.to_string().contains(&format!("{text:?}")), "{e}");
+            }
+        }
+
+        #[test]
+        fn integers_in_every_unit_are_exact(n in 0u64..=u64::from(u32::MAX), unit in 0usize..9) {
+            let (suffix, milli): (&str, u128) = [
+                ("m", 1), ("", 1000), ("k", 1_000_000), ("M", 1_000_000_000),
+                ("Ki", 1_024_000), ("Mi", 1_048_576_000), ("Gi", 1_073_741_824_000),
+                ("e3", 1_000_000), ("E", 1_000_000_000_000_000_000_000),
+            ][unit];
+            prop_assert_eq!(parse_milli(&format!("{n}{suffix}")), Ok(u128::from(n) * milli));
+            prop_assert_eq!(parse_milli(&format!("+{n}{suffix}")), Ok(u128::from(n) * milli));
+        }
+
+        #[test]
+        fn fractions_round_up_to_a_thousandth(whole in 0u32..1000, frac in "[0-9]{1,12}") {
+            let exact = u128::from(whole) * 1000;
+            let got = parse_milli(&format!("{whole}.{frac}")).unwrap();
+            let digits: u128 = frac.parse().unwrap();
+            let scale = 10u128.pow(frac.len() as u32);
+            prop_assert_eq!(got, exact + (digits * 1000).div_ceil(scale));
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod harness;
 mod observe;
 
 mod conflicts;
+mod generated;
 mod held;
 mod instance_index;
 mod instances;

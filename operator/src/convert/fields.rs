@@ -3,7 +3,10 @@
 
 use k8s_openapi::api::core::v1::SecurityContext;
 
-use crate::crd::{AppSpec, ExecMode, Instances, MemorySize, MAX_DURATION_MS};
+use crate::core::next_cron_restart;
+use jiff::Timestamp;
+
+use crate::crd::{App, AppSpec, ExecMode, Instances, MemorySize, MAX_DURATION_MS};
 
 use super::app::Keys;
 use super::report::{join, Report};
@@ -64,7 +67,8 @@ fn lifecycle(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
     spec.increment_var = f.read("increment_var", env_var_name);
     spec.wait_ready = f.read("wait_ready", values::boolean);
     spec.shutdown_with_message = f.read("shutdown_with_message", values::boolean);
-    // 0 is PM2's default for both timeouts (3000 and 1600 ms); the App reads it the same way.
+    // 0 is carried as 0: the App reads it as PM2 does, as PM2's default
+    // (3000 ms to listen, 1600 ms to exit).
     spec.listen_timeout = f.read("listen_timeout", |n| {
         values::integer_in(n, "milliseconds", 0, MAX_DURATION_MS)
     });
@@ -90,11 +94,14 @@ fn lifecycle(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
             f.get("cron_restart").and_then(|e| e.value.pos),
             format!(
                 "{}: cron_restart {schedule:?}: PM2 read it in its host's local time zone; the App \
-                 reads it in UTC unless a time zone is set, so check the hours",
+                 reads it in UTC unless spec.cronTimeZone names the zone (an IANA name such as \
+                 \"Europe/Paris\"): set it to the PM2 host's zone to keep the hours",
                 f.label
             ),
         );
     }
+    // PM2's treekill (default true): the runtime shim signals the whole
+    // process tree, or the main process only.
     spec.treekill = f.read("treekill", values::boolean);
 }
 
@@ -234,8 +241,9 @@ fn memory(node: &Node) -> Result<MemorySize, String> {
         .and_then(MemorySize::from_bytes)
 }
 
-/// A cron expression of 5 fields (or 6 with seconds). PM2 treats an empty
-/// value (or `0`) as "no cron restart".
+/// A cron schedule as the App reads it (and PM2's cron library): 5 fields,
+/// or 6 with seconds first, names such as `MON`, nicknames such as
+/// `@daily`. PM2 treats an empty value (or `0`) as "no cron restart".
 fn cron(node: &Node) -> Result<Option<String>, String> {
     let expected = || {
         format!(
@@ -243,14 +251,23 @@ fn cron(node: &Node) -> Result<Option<String>, String> {
             node.describe()
         )
     };
-    match &node.value {
-        Value::Str(s) if s.trim().is_empty() => Ok(None),
-        Value::Str(s) => match s.split_whitespace().count() {
-            5 | 6 => Ok(Some(s.trim().to_string())),
-            _ => Err(expected()),
+    let schedule = match &node.value {
+        Value::Str(s) if s.trim().is_empty() || s.trim() == "0" => return Ok(None),
+        Value::Int(0) => return Ok(None),
+        Value::Str(s) => s.trim().to_string(),
+        _ => return Err(expected()),
+    };
+    // The operator's own parser decides, so what converts is what runs.
+    let app = App::new(
+        "cron",
+        AppSpec {
+            cron_restart: Some(schedule.clone()),
+            ..AppSpec::default()
         },
-        Value::Int(0) => Ok(None),
-        _ => Err(expected()),
+    );
+    match next_cron_restart(&app, Timestamp::UNIX_EPOCH) {
+        Ok(_) => Ok(Some(schedule)),
+        Err(e) => Err(e.message),
     }
 }
 
@@ -260,5 +277,121 @@ fn id(node: &Node) -> Result<Option<i64>, String> {
     match &node.value {
         Value::Str(s) if s.trim().parse::<i64>().is_err() => Ok(None),
         _ => values::integer_in(node, "a numeric id", 0, i64::from(u32::MAX)).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::convert::{convert_text, ConvertError, ConvertOptions, Diagnostic, Format};
+    use crate::core::{build, listen_timeout_ms, BuildOptions};
+    use crate::crd::{App, AppSpec};
+
+    fn convert(app: &str) -> Result<(AppSpec, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let opts = ConvertOptions {
+            image: Some("web:1".into()),
+            ..ConvertOptions::default()
+        };
+        let text = format!(r#"{{"apps": [{{"name": "web", "script": "a.js", {app}}}]}}"#);
+        match convert_text(&text, Format::Json, "e.json", &opts) {
+            Ok(c) => Ok((c.apps[0].spec.clone(), c.diagnostics)),
+            Err(ConvertError::Invalid { diagnostics, .. }) => Err(diagnostics),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    fn built(spec: AppSpec) -> k8s_openapi::api::core::v1::PodSpec {
+        let mut app = App::new("web", spec);
+        app.metadata.namespace = Some("shop".into());
+        app.metadata.uid = Some("u".into());
+        let opts = BuildOptions {
+            shim_image: "shim:1".into(),
+        };
+        let desired = build(&app, &[], &opts).expect("builds");
+        desired.deployment.spec.unwrap().template.spec.unwrap()
+    }
+
+    #[test]
+    fn treekill_is_carried_with_pm2s_default() {
+        let (spec, diagnostics) = convert(r#""treekill": false"#).unwrap();
+        assert_eq!(spec.treekill, Some(false));
+        assert!(diagnostics.iter().all(|d| !d.message.contains("treekill")));
+        let args = built(spec).containers[0].args.clone().unwrap();
+        assert!(args.contains(&"--no-treekill".to_string()), "{args:?}");
+
+        let (spec, _) = convert(r#""treekill": true"#).unwrap();
+        assert_eq!(spec.treekill, Some(true));
+        let (spec, _) = convert(r#""port": 80"#).unwrap();
+        assert_eq!(
+            spec.treekill, None,
+            "unset: the App's default, true as in PM2"
+        );
+        let args = built(spec).containers[0].args.clone().unwrap();
+        assert!(!args.contains(&"--no-treekill".to_string()), "{args:?}");
+
+        let err = convert(r#""treekill": "no""#).unwrap_err();
+        assert!(
+            err[0].message.contains("treekill: expected true or false"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn cron_restart_warns_how_to_set_the_time_zone() {
+        let (spec, diagnostics) = convert(r#""cron_restart": "0 3 * * *""#).unwrap();
+        assert_eq!(spec.cron_restart.as_deref(), Some("0 3 * * *"));
+        assert_eq!(spec.cron_time_zone, None, "PM2's host zone is not known");
+        let warning = &diagnostics[0];
+        assert!(!warning.is_error());
+        for part in [
+            "host's local time zone",
+            "UTC",
+            "spec.cronTimeZone",
+            "Europe/Paris",
+        ] {
+            assert!(warning.message.contains(part), "{part}: {warning}");
+        }
+    }
+
+    #[test]
+    fn cron_restart_accepts_what_the_operator_runs_and_nothing_else() {
+        for (value, carried) in [
+            (r#""@daily""#, Some("@daily")),
+            (r#""30 */10 * * * *""#, Some("30 */10 * * * *")),
+            (r#"" 0 0 * * MON ""#, Some("0 0 * * MON")),
+            (r#""0""#, None),
+            ("0", None),
+            (r#""""#, None),
+        ] {
+            let (spec, _) = convert(&format!(r#""cron_restart": {value}"#)).unwrap();
+            assert_eq!(spec.cron_restart.as_deref(), carried, "{value}");
+        }
+        for value in [
+            r#""61 * * * *""#,
+            r#""@sometimes""#,
+            r#""a b c d e""#,
+            "5",
+            "true",
+        ] {
+            let err = convert(&format!(r#""cron_restart": {value}"#)).unwrap_err();
+            assert!(
+                err[0].message.starts_with("apps[0].cron_restart: "),
+                "{value}: {err:?}"
+            );
+            assert!(err[0].pos.is_some());
+        }
+    }
+
+    #[test]
+    fn zero_timeouts_mean_pm2s_defaults() {
+        let (spec, _) = convert(r#""kill_timeout": 0, "listen_timeout": 0"#).unwrap();
+        assert_eq!((spec.kill_timeout, spec.listen_timeout), (Some(0), Some(0)));
+        assert_eq!(listen_timeout_ms(&spec), Ok(3000));
+        // Drain (5000 ms by default) + PM2's 1600 ms, rounded up.
+        let grace = built(spec.clone()).termination_grace_period_seconds;
+        assert_eq!(grace, Some(7));
+        let (explicit, _) = convert(r#""kill_timeout": 1600, "listen_timeout": 3000"#).unwrap();
+        assert_eq!(built(explicit).termination_grace_period_seconds, grace);
+        let err = convert(r#""listen_timeout": -1"#).unwrap_err();
+        assert!(err[0].message.contains("expected 0 to 86400000"), "{err:?}");
     }
 }

@@ -136,6 +136,12 @@ fn run(
             "the file exports nothing JSON can hold (expected module.exports = { apps: [...] })",
         ));
     }
+    read_export(json, file).map(|node| (node, notes))
+}
+
+/// The JSON node printed for the file's export, as a tree: refused, not
+/// crashed on, when it is nested deeper than an ecosystem file can be.
+pub(super) fn read_export(json: &str, file: &str) -> Result<Node, Diagnostic> {
     let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
         Diagnostic::error(
             file,
@@ -151,7 +157,7 @@ fn run(
             format!("the configuration is nested more than {MAX_DEPTH} levels deep: an ecosystem file is a few levels deep"),
         ));
     }
-    Ok((node, notes))
+    Ok(node)
 }
 
 /// Node's error report minus the stack frames inside node itself, which

@@ -18,6 +18,8 @@ mod json;
 mod json5;
 mod name;
 mod options;
+#[cfg(test)]
+mod properties;
 mod report;
 mod serve;
 mod tree;

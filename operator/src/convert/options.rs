@@ -105,7 +105,6 @@ pub const OPTIONS: &[Pm2Option] = &[
     mapped("autorestart", &[]),
     mapped("stop_exit_codes", &[]),
     ignored("autostart", &[], Meaning::Ignored("an App starts as soon as it is applied")),
-    // Reported until the App carries it (fields.rs).
     mapped("treekill", &[]),
     ignored("kill_retry_time", &[], Meaning::Ignored(
         "PM2's polling interval while stopping; the runtime shim and the kubelet handle the stop",

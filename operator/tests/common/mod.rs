@@ -94,13 +94,10 @@ pub fn assert_valid_for_crd(app: &App) {
         assert!(i.as_pm2().abs() <= MAX_INSTANCES, "{name}: instances {i}");
         assert_eq!(Instances::from_pm2(i64::from(i.as_pm2())), Ok(i));
     }
-    if let Some(ms) = spec.listen_timeout {
-        assert!(
-            (0..=MAX_DURATION_MS).contains(&ms),
-            "{name}: listenTimeout {ms}"
-        );
-    }
-    for ms in [spec.kill_timeout, spec.min_uptime].into_iter().flatten() {
+    for ms in [spec.listen_timeout, spec.kill_timeout, spec.min_uptime]
+        .into_iter()
+        .flatten()
+    {
         assert!((0..=MAX_DURATION_MS).contains(&ms), "{name}: {ms}");
     }
     if let Some(n) = spec.max_restarts {
