@@ -142,5 +142,5 @@ ReplicaSets are read (restarts, rollback targets).
 # deleted Deployment; read one at a time, never listed.
 - apiGroups: ["apps"]
   resources: ["controllerrevisions"]
-  verbs: ["get", "create", "patch"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- end }}
