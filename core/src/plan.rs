@@ -102,6 +102,8 @@ pub enum Object {
 pub enum Kind {
     Service,
     PodDisruptionBudget,
+    /// The saved last good template, replaced by a newer one.
+    LastGood,
 }
 
 /// A delete, guarded by the uid that was observed, so a same-named object
@@ -329,6 +331,14 @@ fn rollout_plan(
         desired.pdb.filter(|_| conflicts.pdb.is_none()),
     ));
     if let Some(save) = save.filter(|_| conflicts.none_block_saving()) {
+        // A ControllerRevision's data is immutable: the old one goes first.
+        if let Some(old) = &observed.last_good {
+            steps.push(Step::Delete(Delete {
+                kind: Kind::LastGood,
+                name: old.metadata.name.clone().unwrap_or_default(),
+                uid: old.metadata.uid.clone(),
+            }));
+        }
         steps.push(Step::Apply(Object::LastGood(Box::new(save))));
     }
     notes.extend(problems::notes(previous, &basis.problems));

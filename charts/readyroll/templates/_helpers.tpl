@@ -143,5 +143,5 @@ read (rollback targets).
 # deleted Deployment; read one at a time, never listed.
 - apiGroups: ["apps"]
   resources: ["controllerrevisions"]
-  verbs: ["get", "create", "patch"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- end }}

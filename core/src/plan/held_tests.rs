@@ -164,4 +164,20 @@ fn the_last_good_template_is_saved_once_it_proves_good() {
         })
         .expect("saved");
     assert_eq!(last_good::saved_revision(&saved), Some(want.revision));
+
+    // A newer good release replaces the saved one (its data is immutable).
+    let next_app = app("web:2", 2, None);
+    let next = desired(&next_app);
+    let replaced = Observed {
+        deployment: Some(running(&next, settled(2))),
+        last_good: Some(saved),
+        ..Default::default()
+    };
+    let plan = plan(&next_app, &replaced, &opts(), now());
+    let shape = shape(&plan);
+    let delete = shape
+        .iter()
+        .position(|s| *s == "delete")
+        .expect("old one deleted");
+    assert_eq!(shape.get(delete + 1), Some(&"save last good"), "{shape:?}");
 }

@@ -4,6 +4,7 @@
 
 use std::fmt::Debug;
 
+use k8s_openapi::api::apps::v1::ControllerRevision;
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::NamespaceResourceScope;
@@ -170,6 +171,9 @@ async fn remove(target: &Target<'_>, delete: &Delete) -> Result<(), Error> {
         }
         Kind::PodDisruptionBudget => {
             delete_object::<PodDisruptionBudget>(target, &Api::namespaced(client, ns), delete).await
+        }
+        Kind::LastGood => {
+            delete_object::<ControllerRevision>(target, &Api::namespaced(client, ns), delete).await
         }
     }
 }
