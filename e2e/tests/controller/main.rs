@@ -8,6 +8,7 @@
 mod harness;
 mod observe;
 
+mod gitops;
 mod instances;
 mod objects;
 mod ownership;
