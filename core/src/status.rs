@@ -20,6 +20,8 @@ pub struct StatusInputs<'a> {
     pub instances: i32,
     /// The revision the spec asks for.
     pub desired_revision: &'a str,
+    /// The label selector of the App's pods (`status.selector`).
+    pub selector: &'a str,
     pub decision: &'a Decision,
     /// The Deployment as the apply returned it.
     pub deployment: &'a ObservedDeployment,
@@ -50,6 +52,7 @@ pub fn compute(inputs: &StatusInputs<'_>) -> AppStatus {
         observed_generation: inputs.generation,
         instances: Some(inputs.instances),
         replicas: Some(deployment.total),
+        selector: Some(inputs.selector.to_string()),
         ready_replicas: Some(deployment.ready),
         updated_replicas: Some(deployment.updated),
         available_replicas: Some(deployment.available),

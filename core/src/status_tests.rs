@@ -40,6 +40,7 @@ impl Run<'_> {
             generation: Some(4),
             instances: 3,
             desired_revision: "b",
+            selector: "app.kubernetes.io/instance=web",
             decision: &self.decision,
             deployment: &self.deployment,
             restarts: self.restarts,

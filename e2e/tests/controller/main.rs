@@ -13,4 +13,5 @@ mod instances;
 mod objects;
 mod ownership;
 mod rollout;
+mod scale;
 mod validation;
