@@ -8,6 +8,7 @@
 mod harness;
 mod observe;
 
+mod cli;
 mod gitops;
 mod instances;
 mod objects;
