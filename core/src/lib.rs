@@ -7,7 +7,8 @@
 //!   Service and PodDisruptionBudget out.
 //! - `cron`: whether a scheduled rolling restart is due.
 //! - `rollout`: where the App's release stands and what template to run.
-//! - `status`, `conditions`: the App's status after a reconcile.
+//! - `status`, `conditions`: the App's status after a reconcile;
+//!   `kstatus`: the `Ready`/`Reconciling`/`Stalled` summary GitOps tools read.
 //! - `notes`: the Events a reconcile produces.
 //! - `reason`: the one set of reasons for conditions and Events.
 //! - `observed`, `plan`: what a reconcile read in, the ordered writes out;
@@ -27,6 +28,7 @@ pub mod conditions;
 pub mod crd;
 pub mod cron;
 pub mod instance_index;
+pub mod kstatus;
 pub mod last_good;
 pub mod memory_restart;
 pub mod notes;

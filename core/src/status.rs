@@ -5,6 +5,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::conditions::{self, Wanted};
 use crate::crd::{AppStatus, CONDITION_AVAILABLE, CONDITION_DEGRADED, CONDITION_PROGRESSING};
+use crate::kstatus;
 use crate::problems;
 use crate::reason;
 use crate::rollout::{Decision, Failure, ObservedDeployment, Phase};
@@ -20,6 +21,8 @@ pub struct StatusInputs<'a> {
     pub instances: i32,
     /// The revision the spec asks for.
     pub desired_revision: &'a str,
+    /// The label selector of the App's pods (`status.selector`).
+    pub selector: &'a str,
     pub decision: &'a Decision,
     /// The Deployment as the apply returned it.
     pub deployment: &'a ObservedDeployment,
@@ -45,11 +48,12 @@ pub fn compute(inputs: &StatusInputs<'_>) -> AppStatus {
             previous.failed_revision.clone(),
         ),
     };
-    let wanted = [available(inputs), progressing(inputs), degraded(inputs)];
+    let wanted = with_summary([available(inputs), progressing(inputs), degraded(inputs)]);
     AppStatus {
         observed_generation: inputs.generation,
         instances: Some(inputs.instances),
         replicas: Some(deployment.total),
+        selector: Some(inputs.selector.to_string()),
         ready_replicas: Some(deployment.ready),
         updated_replicas: Some(deployment.updated),
         available_replicas: Some(deployment.available),
@@ -76,15 +80,25 @@ pub fn invalid_spec(
     message: &str,
     now: Timestamp,
 ) -> AppStatus {
-    let wanted = [
-        Wanted::new(CONDITION_PROGRESSING, false, reason::INVALID_SPEC, message),
-        Wanted::new(CONDITION_DEGRADED, true, reason::INVALID_SPEC, message),
-    ];
+    let progressing = Wanted::new(CONDITION_PROGRESSING, false, reason::INVALID_SPEC, message);
+    let degraded = Wanted::new(CONDITION_DEGRADED, true, reason::INVALID_SPEC, message);
+    let unknown = Wanted::new(CONDITION_AVAILABLE, false, reason::INVALID_SPEC, message);
+    let mut wanted = kstatus::summary(&unknown, &progressing, &degraded).to_vec();
+    wanted.extend([progressing, degraded]);
     AppStatus {
         observed_generation: generation,
         conditions: conditions::merge(&previous.conditions, &wanted, generation, now),
         ..previous.clone()
     }
+}
+
+/// The App's own conditions followed by the summary GitOps tools read.
+fn with_summary([available, progressing, degraded]: [Wanted; 3]) -> Vec<Wanted> {
+    let summary = kstatus::summary(&available, &progressing, &degraded);
+    [available, progressing, degraded]
+        .into_iter()
+        .chain(summary)
+        .collect()
 }
 
 fn available(inputs: &StatusInputs<'_>) -> Wanted {

@@ -1,6 +1,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::*;
+use crate::crd::{CONDITION_READY, CONDITION_RECONCILING, CONDITION_STALLED};
 
 fn at(seconds: i64) -> Timestamp {
     Timestamp::from_second(seconds).unwrap()
@@ -39,6 +40,7 @@ impl Run<'_> {
             generation: Some(4),
             instances: 3,
             desired_revision: "b",
+            selector: "app.kubernetes.io/instance=web",
             decision: &self.decision,
             deployment: &self.deployment,
             restarts: self.restarts,
@@ -285,4 +287,58 @@ fn invalid_spec_keeps_what_was_observed() {
         )
     );
     assert_eq!(condition(&invalid, CONDITION_AVAILABLE).0, "True");
+}
+
+#[test]
+fn the_summary_conditions_follow_the_rollout_for_this_generation() {
+    let previous = AppStatus {
+        last_good_revision: Some("a".into()),
+        ..Default::default()
+    };
+    let brief = |status: &AppStatus| {
+        [CONDITION_READY, CONDITION_RECONCILING, CONDITION_STALLED].map(|t| {
+            let c = conditions::find(&status.conditions, t).unwrap();
+            assert_eq!(c.observed_generation, Some(4), "{t} names its generation");
+            (c.status.clone(), c.reason.clone())
+        })
+    };
+    let rolling = Run {
+        previous: &previous,
+        decision: Decision::Proceed(Phase::InProgress),
+        deployment: deployment("b", 3, 1, 4, 3),
+        restarts: 0,
+    }
+    .compute(10);
+    assert_eq!(
+        brief(&rolling),
+        [
+            pair("False", "RolloutInProgress"),
+            pair("True", "RolloutInProgress"),
+            pair("False", "AsExpected")
+        ]
+    );
+    let done = Run {
+        previous: &rolling,
+        decision: Decision::Proceed(Phase::Complete),
+        deployment: deployment("b", 3, 3, 3, 3),
+        restarts: 0,
+    }
+    .compute(20);
+    assert_eq!(
+        brief(&done),
+        [
+            pair("True", "RolloutComplete"),
+            pair("False", "RolloutComplete"),
+            pair("False", "AsExpected")
+        ]
+    );
+    let invalid = invalid_spec(&done, Some(4), "spec.x is wrong", at(30));
+    assert_eq!(
+        brief(&invalid),
+        [
+            pair("False", "InvalidSpec"),
+            pair("False", "InvalidSpec"),
+            pair("True", "InvalidSpec")
+        ]
+    );
 }

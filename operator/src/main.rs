@@ -5,10 +5,8 @@ mod operator;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_args();
     match cli.command.execute() {
         Ok(code) => code,
         Err(err) => {

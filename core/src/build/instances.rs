@@ -19,12 +19,16 @@ use super::scheduling::node_fits;
 /// one worker per core.
 const ONE_CPU_MILLI: u128 = 1_000;
 
-/// The replica count for the App, PM2 semantics.
+/// The replica count for the App: `spec.replicas` when something scaled
+/// it through the scale subresource, else PM2's `instances`.
 ///
 /// A per-CPU count is capped at [`MAX_INSTANCES`], the largest count the
 /// CRD accepts. When no node fits the result is 1: the pod stays Pending and
 /// says why, which is more useful than no pod at all.
 pub fn resolve_instances(app: &App, nodes: &[Node]) -> i32 {
+    if let Some(scaled) = app.spec.replicas {
+        return scaled.clamp(1, MAX_INSTANCES);
+    }
     match app.spec.instances.unwrap_or_default() {
         Instances::Count(n) => n.clamp(1, MAX_INSTANCES),
         Instances::PerCpu => per_cpu(&app.spec, nodes, 0),

@@ -78,6 +78,9 @@ pub struct Desired {
     pub instances: i32,
     /// Hash of the pod template, also in its [`REVISION_ANNOTATION`].
     pub revision: String,
+    /// The label selector of the App's pods, as the scale subresource
+    /// reports it (`status.selector`, e.g. for an HPA).
+    pub selector: String,
 }
 
 /// The desired objects for an App, given the cluster's nodes (used only for
@@ -110,12 +113,19 @@ pub fn build_restarted_at(
     revision::stamp(&mut template, &revision);
 
     let instances = resolve_instances(app, nodes);
+    let selector = id
+        .selector
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",");
     Ok(Desired {
         deployment: deployment::deployment(spec, &id, &timings, instances, template)?,
         service: service::service(spec, &id)?,
         pdb: pdb::pdb(&id, instances),
         instances,
         revision,
+        selector,
     })
 }
 

@@ -18,7 +18,10 @@ pub use rollout::{RolloutSpec, DEFAULT_DRAIN_DELAY_MS};
 pub use service::{ServiceSpec, ServiceType};
 pub use shim::{RuntimeShimSpec, DEFAULT_SHIM_PROBE_PORT};
 pub use spec::{App, AppSpec, ExecMode, MAX_DURATION_MS};
-pub use status::{AppStatus, CONDITION_AVAILABLE, CONDITION_DEGRADED, CONDITION_PROGRESSING};
+pub use status::{
+    AppStatus, CONDITION_AVAILABLE, CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY,
+    CONDITION_RECONCILING, CONDITION_STALLED,
+};
 
 use kube::CustomResourceExt;
 

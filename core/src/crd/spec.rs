@@ -60,6 +60,11 @@ fn env_profiles_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     // `kubectl explain app` shows this: without it kube-derive writes a placeholder.
     doc = "An application described as in PM2's ecosystem.json, run as a Deployment whose rollouts are readiness-gated (a new pod replaces an old one only after it is ready) and whose pods stop gracefully (PM2's stop signal, drain and kill timeout).",
     status = "AppStatus",
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
     printcolumn = r#"{"name":"Desired","type":"integer","jsonPath":".status.instances","description":"Resolved instance count"}"#,
     printcolumn = r#"{"name":"Ready","type":"integer","jsonPath":".status.readyReplicas"}"#,
     printcolumn = r#"{"name":"Up-To-Date","type":"integer","jsonPath":".status.updatedReplicas"}"#,
@@ -124,6 +129,17 @@ pub struct AppSpec {
     /// `status.instances`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<Instances>,
+
+    /// The instance count set through the scale subresource (`kubectl scale
+    /// app/NAME --replicas=N`, a HorizontalPodAutoscaler, KEDA): when set it
+    /// wins over `instances`, which keeps PM2's meaning for whoever writes the
+    /// manifest. Leave it out of GitOps manifests when a scaler owns the
+    /// count (as with a Deployment's `replicas`), so the two never fight;
+    /// removing it hands the count back to `instances`. At least 1, as PM2
+    /// never runs fewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10_000))]
+    pub replicas: Option<i32>,
 
     /// PM2 `exec_mode`: `cluster` or `fork`. Accepted for fidelity; both get
     /// readiness-gated rolling updates.

@@ -10,6 +10,11 @@ use super::pod_reports::{LastMemoryRestart, PodMemoryRestarts, SlowStartRecord};
 pub const CONDITION_AVAILABLE: &str = "Available";
 pub const CONDITION_PROGRESSING: &str = "Progressing";
 pub const CONDITION_DEGRADED: &str = "Degraded";
+/// The summary conditions kstatus reads (Flux, `kubectl wait`, Argo CD's
+/// health check): see `readyroll_core::kstatus`.
+pub const CONDITION_READY: &str = "Ready";
+pub const CONDITION_RECONCILING: &str = "Reconciling";
+pub const CONDITION_STALLED: &str = "Stalled";
 
 /// The observed state of an App.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -27,6 +32,11 @@ pub struct AppStatus {
     /// Pods of the App that exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
+
+    /// The label selector of the App's pods, for the scale subresource
+    /// (what an HPA counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
 
     /// Pods that are Ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,7 +97,11 @@ pub struct AppStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cron_restart: Option<String>,
 
-    /// `Available`, `Progressing` and `Degraded`, with reasons and messages.
+    /// `Available`, `Progressing` and `Degraded`, with reasons and messages;
+    /// and the summary GitOps tools read: `Ready` (the rollout of this
+    /// generation is complete and every instance available), `Reconciling`
+    /// (a rollout is in progress) and `Stalled` (the App is Degraded). Each
+    /// carries the `observedGeneration` it describes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

@@ -8,8 +8,10 @@
 mod harness;
 mod observe;
 
+mod cli;
 mod conflicts;
 mod generated;
+mod gitops;
 mod held;
 mod instance_index;
 mod instances;
@@ -17,4 +19,5 @@ mod objects;
 mod ownership;
 mod pod_reports;
 mod rollout;
+mod scale;
 mod validation;

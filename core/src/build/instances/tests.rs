@@ -539,3 +539,25 @@ fn taints_keep_only_blocking_effects_out() {
         1
     );
 }
+
+#[test]
+fn a_scale_subresource_count_wins_over_instances() {
+    let nodes = [node("a", "8")];
+    for (instances, replicas, expected) in [
+        (Some(Instances::Count(3)), Some(5), 5),
+        (Some(Instances::PerCpu), Some(2), 2),
+        (Some(Instances::PerCpuMinus(1)), None, 7),
+        (None, Some(MAX_INSTANCES + 1), MAX_INSTANCES),
+    ] {
+        let app = app(AppSpec {
+            instances,
+            replicas,
+            ..spec()
+        });
+        assert_eq!(
+            resolve_instances(&app, &nodes),
+            expected,
+            "{instances:?} scaled to {replicas:?}"
+        );
+    }
+}
