@@ -293,6 +293,13 @@ fn render_app(base: &Value, desired: &Desired) -> Value {
             None => env.remove(VERSION_ENV),
         };
     }
+    // Server-side apply of an emptied map (`env: {}`) leaves `env: null` behind, which the
+    // CRD's schema refuses: an App with no variables left says nothing about `env`.
+    if let Some(spec) = spec.as_object_mut() {
+        if spec["env"].as_object().is_some_and(|env| env.is_empty()) {
+            spec.remove("env");
+        }
+    }
     manifest
 }
 
