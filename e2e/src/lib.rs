@@ -25,6 +25,7 @@ mod must;
 pub(crate) mod names;
 mod namespace;
 pub mod node_ports;
+pub mod readyroll_binary;
 pub mod real_node;
 mod wait;
 
@@ -36,4 +37,5 @@ pub use kubectl::Kubectl;
 pub use kwok::KwokNode;
 pub use must::Must;
 pub use namespace::TestNamespace;
+pub use readyroll_binary::readyroll_binary;
 pub use wait::{wait_for, wait_for_deletion};

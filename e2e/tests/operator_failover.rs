@@ -24,44 +24,13 @@ use kube::{Api, CustomResourceExt, ResourceExt};
 use readyroll::crd::{App, AppSpec, Instances};
 use readyroll::telemetry::probe;
 use readyroll_e2e::kwok::{NODE_LABEL_KEY, NODE_LABEL_VALUE, TAINT_KEY};
-use readyroll_e2e::{wait_for, Cluster, KwokNode, Must, TestNamespace};
+use readyroll_e2e::{readyroll_binary, wait_for, Cluster, KwokNode, Must, TestNamespace};
 use support::app_available;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const LEASE: &str = "readyroll-leader";
 const LEASE_SECONDS: u64 = 15;
 const APP: &str = "web";
-
-/// The `readyroll` binary: `$READYROLL_BIN`, else built by cargo now.
-fn operator_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("READYROLL_BIN") {
-        return path.into();
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let output = Command::new(env!("CARGO"))
-        .current_dir(&workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "readyroll",
-            "--bin",
-            "readyroll",
-            "--message-format=json",
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .must("cargo build -p readyroll");
-    assert!(output.status.success(), "building readyroll failed");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| {
-            message["target"]["name"] == "readyroll" && message["target"]["kind"][0] == "bin"
-        })
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .expect("cargo names the readyroll executable")
-}
 
 /// One operator process; killed (SIGKILL) on drop if still running.
 struct Operator {
@@ -266,7 +235,7 @@ async fn app_events(ns: &TestNamespace) -> BTreeMap<String, Option<String>> {
 #[ignore = "needs a cluster: run by the api tier"]
 async fn leader_processes_hand_over_on_sigterm_and_sigkill_and_only_the_holder_writes() {
     let cluster = Cluster::require().await;
-    let binary = operator_binary();
+    let binary = readyroll_binary();
     install_crd(&cluster).await;
     let ns = TestNamespace::new(&cluster, "operator-failover")
         .await
@@ -276,9 +245,9 @@ async fn leader_processes_hand_over_on_sigterm_and_sigkill_and_only_the_holder_w
         .await
         .must("kwok node");
 
-    let first = Operator::start(&binary, &cluster, ns.name(), "replica-a");
+    let first = Operator::start(binary, &cluster, ns.name(), "replica-a");
     first.until_ready().await;
-    let second = Operator::start(&binary, &cluster, ns.name(), "replica-b");
+    let second = Operator::start(binary, &cluster, ns.name(), "replica-b");
     second.until_ready().await;
     let mut replicas = vec![first, second];
     // Standbys are ready too; exactly one holds the Lease.
@@ -376,7 +345,7 @@ async fn leader_processes_hand_over_on_sigterm_and_sigkill_and_only_the_holder_w
     assert_eq!(new_leader.metric("readyroll_leader").await, Some(1.0));
 
     // SIGKILL: no release; a fresh standby takes over after expiry.
-    let third = Operator::start(&binary, &cluster, ns.name(), "replica-c");
+    let third = Operator::start(binary, &cluster, ns.name(), "replica-c");
     third.until_ready().await;
     let killed = Instant::now();
     replicas[0].signal("KILL");

@@ -2,52 +2,19 @@
 //! the cluster's kubeconfig, against Apps the in-process controller rolls;
 //! and the same binary as a kubectl plugin (`kubectl readyroll ls`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 use readyroll::crd::{App, RolloutSpec};
 use readyroll_e2e::kwok::{NEVER_READY_ANNOTATION, READY_DELAY_ANNOTATION};
-use readyroll_e2e::{wait_for, Kubectl, Must};
+use readyroll_e2e::{readyroll_binary, wait_for, Kubectl, Must};
 
 use crate::harness::{Env, TIMEOUT};
 use crate::observe::{app_status, rolled_out};
 
-/// The `readyroll` binary: `$READYROLL_BIN`, else built by cargo once.
-fn binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        if let Some(path) = std::env::var_os("READYROLL_BIN") {
-            return path.into();
-        }
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let output = Command::new(env!("CARGO"))
-            .current_dir(&workspace)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "readyroll",
-                "--bin",
-                "readyroll",
-                "--message-format=json",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .must("cargo build -p readyroll");
-        assert!(output.status.success(), "building readyroll failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|m| m["target"]["name"] == "readyroll" && m["target"]["kind"][0] == "bin")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the readyroll executable")
-    })
-}
-
 /// `readyroll ARGS` with the test cluster's kubeconfig, in the background.
 async fn readyroll(env: &Env, args: &[&str]) -> Output {
-    let mut command = Command::new(binary());
+    let mut command = Command::new(readyroll_binary());
     command
         .args(args)
         .env("KUBECONFIG", env.cluster.kubeconfig());
@@ -145,7 +112,8 @@ async fn ls_and_status_watch_report_rollouts_with_exit_codes() {
 
     // Through kubectl's plugin mechanism: kubectl-readyroll on PATH.
     let plugins = tempdir(&env);
-    std::os::unix::fs::symlink(binary(), plugins.join("kubectl-readyroll")).must("link plugin");
+    std::os::unix::fs::symlink(readyroll_binary(), plugins.join("kubectl-readyroll"))
+        .must("link plugin");
     let kubectl = Kubectl::require(env.cluster.kubeconfig()).with_path_prefix(&plugins);
     let run = kubectl.run(["readyroll", "ls", "-n", ns]);
     assert!(run.success(), "kubectl readyroll ls: {}", run.stderr());
