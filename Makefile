@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: demo test fuzz binaries cluster-up cluster-down crds test-chart install-operator uninstall-operator test-node test-pm2-canonical bench-report
+.PHONY: demo test fuzz binaries cluster-up cluster-down crds test-chart test-versions install-operator uninstall-operator test-node test-pm2-canonical bench-report
 
 # Sets everything up and rolls the sample App on the local cluster, under traffic.
 demo:
@@ -46,6 +46,11 @@ crds:
 test-chart:
 	$(CLUSTER_SCRIPTS)/build-binaries.sh helm
 	cargo test -p readyroll-e2e --test chart_render -- --ignored
+
+# The API tier once more on the newest supported Kubernetes (KUBERNETES_NEWEST_VERSION), in
+# a second, kwok-only cluster beside the main one that is stopped afterwards.
+test-versions:
+	scripts/test-versions.sh
 
 # Installs the operator into the local cluster with its Helm chart, from its offline image.
 install-operator:

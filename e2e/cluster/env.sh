@@ -2,6 +2,7 @@
 # Paths shared by every cluster script. Source it; it defines no functions with side effects.
 #
 #   CACHE            cache root for downloads and built tools (READYROLL_CACHE)
+#   KUBERNETES_VERSION  the pin from versions.env, or READYROLL_KUBERNETES_VERSION
 #   CLUSTER_DIR      state of the local cluster: pki, etcd data, logs, pid files (READYROLL_CLUSTER_DIR)
 #   KUBERNETES_BIN, ETCD_BIN, KWOK_BIN, HELM_BIN   directories holding the pinned tools
 #   ACTIONLINT_BIN   the pinned workflow linter (not put on PATH: only the scripts tier uses it)
@@ -13,6 +14,9 @@ E2E_DIR="$(dirname "$E2E_CLUSTER_SCRIPTS")"
 
 # shellcheck source=../versions.env
 source "$E2E_DIR/versions.env"
+# READYROLL_KUBERNETES_VERSION runs the scripts with another Kubernetes release than the pin
+# (e2e/versions.sh uses it for KUBERNETES_NEWEST_VERSION); each version has its own bin dir.
+KUBERNETES_VERSION="${READYROLL_KUBERNETES_VERSION:-$KUBERNETES_VERSION}"
 
 CACHE="${READYROLL_CACHE:-$HOME/.cache/readyroll}"
 CLUSTER_DIR="${READYROLL_CLUSTER_DIR:-$CACHE/cluster}"

@@ -3,6 +3,7 @@
 //! CRD template, the chart as a subchart, its Artifact Hub metadata, and
 //! values that must be refused.
 
+mod chart_observability;
 mod chart_support;
 
 use std::collections::BTreeSet;
@@ -682,14 +683,17 @@ fn crd_of(manifests: &str) -> Value {
 
 #[test]
 #[ignore = "needs helm: run by the chart tier"]
-fn kubernetes_older_than_1_30_is_refused() {
+fn kubernetes_older_than_1_34_is_refused() {
+    // The chart claims what the API tier runs on: the pin (1.34) and the newest release
+    // (make test-versions).
     let helm = Helm::require();
-    let stderr = refused(&helm, &["--kube-version", "1.29.9"]);
+    let stderr = refused(&helm, &["--kube-version", "1.33.9"]);
     assert!(
-        stderr.contains("kubeVersion") || stderr.contains(">=1.30"),
+        stderr.contains("kubeVersion") || stderr.contains(">=1.34"),
         "{stderr}"
     );
-    render(&helm, &["--kube-version", "1.30.0"]);
+    render(&helm, &["--kube-version", "1.34.0"]);
+    render(&helm, &["--kube-version", "1.37.2"]);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use kube::{Api, CustomResourceExt, ResourceExt};
 use readyroll::controller::{self, ControllerConfig};
 use readyroll::core::BuildOptions;
 use readyroll::crd::{App, AppSpec, Instances};
-use readyroll::telemetry::Health;
+use readyroll::telemetry::{Health, Metrics};
 use readyroll_e2e::kwok::{NODE_LABEL_KEY, NODE_LABEL_VALUE, TAINT_KEY};
 use readyroll_e2e::{wait_for, Cluster, KwokNode, Must, TestNamespace};
 use tokio::sync::oneshot;
@@ -146,6 +146,11 @@ impl Env {
         }
     }
 
+    /// The controller's metrics registry, what its `/metrics` serves.
+    pub fn metrics(&self) -> Metrics {
+        self.controller.metrics.clone()
+    }
+
     /// Stops the controller (as a SIGTERM would) and waits until it has.
     pub async fn stop_controller(&mut self) {
         self.controller.stop().await;
@@ -215,6 +220,7 @@ struct RunningController {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     health: Health,
+    metrics: Metrics,
 }
 
 impl RunningController {
@@ -226,6 +232,7 @@ impl RunningController {
             Env::build_options(),
         );
         let health = config.health.clone();
+        let metrics = config.metrics.clone();
         let task = tokio::spawn(controller::run(config, async move {
             let _ = stopped.await;
         }));
@@ -233,6 +240,7 @@ impl RunningController {
             stop: Some(stop),
             task: Some(task),
             health,
+            metrics,
         }
     }
 

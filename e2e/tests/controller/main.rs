@@ -15,6 +15,7 @@ mod gitops;
 mod held;
 mod instance_index;
 mod instances;
+mod metrics;
 mod objects;
 mod ownership;
 mod pod_reports;

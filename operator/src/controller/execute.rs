@@ -24,6 +24,7 @@ use super::error::Error;
 use super::events;
 use super::instance_pods;
 use crate::leader::Leadership;
+use crate::telemetry::Metrics;
 
 /// The field manager readyroll applies as.
 pub const FIELD_MANAGER: &str = "readyroll";
@@ -37,6 +38,10 @@ pub struct Target<'a> {
     pub name: &'a str,
     /// The App, for its Events.
     pub reference: ObjectReference,
+    /// The App's status before this plan; what the per-App metrics show
+    /// when the plan writes no new one.
+    pub previous: Option<&'a AppStatus>,
+    pub metrics: &'a Metrics,
 }
 
 /// Runs the plan's steps in order. Returns whether pods are being replaced
@@ -46,12 +51,16 @@ pub struct Target<'a> {
 /// is recorded, the remaining objects are applied, the final status and an
 /// Event say what failed, and then the first refusal is returned so the
 /// reconcile is retried with backoff. Any other failure stops at once.
+///
+/// The per-App metrics are fed here, from each status written, or from the
+/// unchanged status when the plan writes none.
 pub async fn execute(target: &Target<'_>, plan: Plan) -> Result<bool, Error> {
     let mut applied: Option<ObservedDeployment> = None;
     let mut refused = Refused::default();
+    let mut wrote_status = false;
     for step in plan.steps {
         match step {
-            Step::Status(status) => write_status(target, &status).await?,
+            Step::Status(status) => wrote_status |= write_status(target, &status).await?,
             Step::Apply(object) => match apply_object(target, object).await {
                 Ok(Some(deployment)) => applied = Some(deployment),
                 Ok(None) => {}
@@ -64,10 +73,15 @@ pub async fn execute(target: &Target<'_>, plan: Plan) -> Result<bool, Error> {
                 publish(target, &last.failure_notes(&refused.problems)).await;
                 let deployment = applied.clone().unwrap_or_else(|| last.before.clone());
                 if let Some(status) = last.after_failures(&deployment, &refused.problems) {
-                    write_status(target, &status).await?;
+                    wrote_status |= write_status(target, &status).await?;
                 }
             }
         }
+    }
+    if let (false, Some(unchanged)) = (wrote_status, target.previous) {
+        target
+            .metrics
+            .observe_app_status(target.namespace, target.name, target.previous, unchanged);
     }
     match refused.first {
         Some(error) => Err(error),
@@ -211,8 +225,9 @@ where
 /// subresource. The whole status is sent every time: under server-side
 /// apply a field readyroll stops sending is removed, which is how cleared
 /// fields (e.g. `failedRevision`) go away. The App is handled untyped, so
-/// this also serves an App whose spec does not parse.
-pub async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<(), Error> {
+/// this also serves an App whose spec does not parse. Returns whether the
+/// App was still there to take it; a written status goes to the metrics.
+async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<bool, Error> {
     ensure_leader(target.leadership)?;
     let resource = ApiResource::erase::<App>(&());
     let api: Api<DynamicObject> =
@@ -225,9 +240,14 @@ pub async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<(),
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let name = target.name;
     match api.patch_status(name, &params, &Patch::Apply(&body)).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            target
+                .metrics
+                .observe_app_status(target.namespace, name, target.previous, status);
+            Ok(true)
+        }
         // Deleted while this reconcile ran: there is no status left to write.
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
         Err(e) => Err(Error::api(format!("writing status of App {name}"))(e)),
     }
 }

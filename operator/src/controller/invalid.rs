@@ -64,6 +64,8 @@ pub async fn report_unreadable(ctx: &Context, invalid: &InvalidObject) -> Result
             uid: object.uid(),
             ..Default::default()
         },
+        previous: Some(&previous),
+        metrics: &ctx.metrics,
     };
     let action = action_of(&plan.requeue);
     execute(&target, plan).await?;

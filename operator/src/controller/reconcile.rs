@@ -77,6 +77,8 @@ async fn reconcile_app(cached: &App, ctx: &Context) -> Result<(Action, bool), Er
         namespace: &namespace,
         name: &name,
         reference: app.object_ref(&()),
+        previous: app.status.as_ref(),
+        metrics: &ctx.metrics,
     };
     let rolling = execute(&target, plan).await?;
     Ok((action, rolling))

@@ -30,6 +30,7 @@ pub fn managed_by_selector() -> String {
 pub fn forget_deleted_app(metrics: &Metrics, event: &watcher::Event<DeserializeGuard<App>>) {
     if let watcher::Event::Delete(guard) = event {
         metrics.set_rollout_in_progress(&app_key(guard), false);
+        metrics.forget_app(&guard.namespace().unwrap_or_default(), &guard.name_any());
     }
 }
 
@@ -328,5 +329,32 @@ mod tests {
         assert_eq!(gauge(&metrics).as_deref(), Some("2"));
         forget_deleted_app(&metrics, &watcher::Event::Delete(guard));
         assert_eq!(gauge(&metrics).as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn a_deleted_app_leaves_the_per_app_series() {
+        let metrics = Metrics::new();
+        let status = crate::crd::AppStatus {
+            current_revision: Some("5d8f".into()),
+            ..Default::default()
+        };
+        metrics.observe_app_status("shop", "web", None, &status);
+        metrics.observe_app_status("shop", "api", None, &status);
+        let series_of = |app: &str| {
+            let label = format!("app=\"{app}\"");
+            metrics
+                .encode()
+                .expect("encode")
+                .lines()
+                .filter(|l| l.contains(&label))
+                .count()
+        };
+        assert!(series_of("web") > 0);
+
+        let mut web = App::new("web", AppSpec::default());
+        web.metadata.namespace = Some("shop".into());
+        forget_deleted_app(&metrics, &watcher::Event::Delete(DeserializeGuard(Ok(web))));
+        assert_eq!(series_of("web"), 0);
+        assert!(series_of("api") > 0);
     }
 }

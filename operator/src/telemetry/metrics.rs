@@ -3,7 +3,8 @@
 //! Names (OpenMetrics text, prefix `readyroll_`):
 //! `reconciliations_total{result}`, `reconcile_duration_seconds`,
 //! `reconcile_errors_total{error}`, `rollouts_in_progress`,
-//! `rollouts_failed_total`, `rollbacks_total`, `leader`.
+//! `rollouts_failed_total`, `rollbacks_total`, `leader`; and the per-App
+//! series of [`super::app_metrics`] (`app_info`, `app_condition`, ...).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,6 +18,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
+use super::app_metrics::AppMetrics;
+use crate::crd::AppStatus;
 use crate::leader::Leadership;
 
 const RESULT_SUCCESS: &str = "success";
@@ -45,6 +48,7 @@ pub struct Metrics {
     rollouts_failed: Counter,
     rollbacks: Counter,
     leader: Gauge,
+    apps: AppMetrics,
 }
 
 impl Metrics {
@@ -102,6 +106,7 @@ impl Metrics {
             "1 while this replica holds the leader Lease and may write, else 0",
             leader.clone(),
         );
+        let apps = AppMetrics::register(&mut registry);
 
         Self {
             registry: Arc::new(registry),
@@ -113,6 +118,7 @@ impl Metrics {
             rollouts_failed,
             rollbacks,
             leader,
+            apps,
         }
     }
 
@@ -178,9 +184,32 @@ impl Metrics {
         self.rollbacks.inc();
     }
 
-    /// Sets the leader gauge (1 while this replica may write).
+    /// Sets the leader gauge (1 while this replica may write). A replica
+    /// that may not write drops its per-App series: it no longer writes the
+    /// statuses they come from.
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
+        if !leader {
+            self.apps.forget_all();
+        }
+    }
+
+    /// Records the status of the App `namespace/name` as a reconcile left
+    /// it: the one the controller wrote, or the unchanged `previous` one.
+    pub fn observe_app_status(
+        &self,
+        namespace: &str,
+        name: &str,
+        previous: Option<&AppStatus>,
+        status: &AppStatus,
+    ) {
+        self.apps
+            .observe(namespace, name, previous, status, Instant::now());
+    }
+
+    /// Removes the per-App series of a deleted App.
+    pub fn forget_app(&self, namespace: &str, name: &str) {
+        self.apps.forget(namespace, name);
     }
 
     /// Keeps the leader gauge equal to `leadership` until it is dropped

@@ -5,6 +5,7 @@
 //! while it works, and hands clones to [`serve`], which answers `/metrics`,
 //! `/healthz` and `/readyz` on `--metrics-addr`.
 
+mod app_metrics;
 mod args;
 mod health;
 mod logging;
@@ -12,6 +13,7 @@ mod metrics;
 mod probe;
 mod server;
 
+pub use app_metrics::{CONDITION_TYPES, ROLLOUT_BUCKETS};
 pub use args::{LogArgs, MetricsArgs, ProbeArgs, ProbeFailed};
 pub use health::Health;
 pub use logging::{init_logging, LogFormat, LoggingError};
