@@ -42,9 +42,10 @@ crds:
 	cp crds/apps.readyroll.dev.yaml charts/readyroll/files/apps.readyroll.dev.yaml
 
 
-# The Helm chart as the pinned helm renders it: lint, values, RBAC, security settings, schema.
+# The Helm chart as the pinned helm renders it: lint, values, RBAC, security settings, schema,
+# alerts (checked by the pinned promtool) and the dashboard.
 test-chart:
-	$(CLUSTER_SCRIPTS)/build-binaries.sh helm
+	$(CLUSTER_SCRIPTS)/build-binaries.sh helm promtool
 	cargo test -p readyroll-e2e --test chart_render -- --ignored
 
 # The API tier once more on the newest supported Kubernetes (KUBERNETES_NEWEST_VERSION), in

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes, etcd, kwok, helm and actionlint binaries from Go modules into the
-# cache.
+# Builds the pinned Kubernetes, etcd, kwok, helm, actionlint and promtool binaries from Go modules
+# into the cache.
 # A component whose stamp matches its pin is reused; a changed pin builds into a new directory.
 #
-# Usage: build-binaries.sh [kubernetes|etcd|kwok|helm|actionlint ...]   (default: all)
+# Usage: build-binaries.sh [kubernetes|etcd|kwok|helm|actionlint|promtool ...]   (default: all)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -116,9 +116,23 @@ build_actionlint() {
   install_bin_dir "$staging" "$ACTIONLINT_BIN"
 }
 
+build_promtool() {
+  if stamp_is_current "$PROMTOOL_BIN" promtool "$PROMTOOL_VERSION" promtool; then
+    log "promtool $PROMTOOL_VERSION: reusing $PROMTOOL_BIN"
+    return
+  fi
+  local staging="$PROMTOOL_BIN.tmp"
+  rm -rf "$staging" && mkdir -p "$staging"
+  log "promtool $PROMTOOL_VERSION: go install github.com/prometheus/prometheus/cmd/promtool"
+  GOBIN="$staging" go install -trimpath -ldflags "-s -w" \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION"
+  write_stamp "$staging" promtool "$PROMTOOL_VERSION"
+  install_bin_dir "$staging" "$PROMTOOL_BIN"
+}
+
 main() {
   local components=("$@")
-  [[ ${#components[@]} -gt 0 ]] || components=(kubernetes etcd kwok helm actionlint)
+  [[ ${#components[@]} -gt 0 ]] || components=(kubernetes etcd kwok helm actionlint promtool)
   command -v go >/dev/null || die "go is required to build the pinned tools"
   go_build_env
   local total_start start component
@@ -126,8 +140,8 @@ main() {
   for component in "${components[@]}"; do
     start="$(now_s)"
     case "$component" in
-      kubernetes | etcd | kwok | helm | actionlint) "build_$component" ;;
-      *) die "unknown component '$component' (expected kubernetes, etcd, kwok, helm or actionlint)" ;;
+      kubernetes | etcd | kwok | helm | actionlint | promtool) "build_$component" ;;
+      *) die "unknown component '$component' (expected kubernetes, etcd, kwok, helm, actionlint or promtool)" ;;
     esac
     log "$component: done in $(elapsed "$start")"
   done

@@ -102,7 +102,7 @@ fn local_cluster_dir() -> PathBuf {
 }
 
 /// `${READYROLL_CACHE:-$HOME/.cache/readyroll}`, as in e2e/cluster/env.sh.
-pub(crate) fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     std::env::var_os("READYROLL_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

@@ -29,7 +29,7 @@ pub mod readyroll_binary;
 pub mod real_node;
 mod wait;
 
-pub use cluster::Cluster;
+pub use cluster::{cache_dir, Cluster};
 pub use dump::dump_namespace;
 pub use error::Error;
 pub use helm::{Helm, HelmError, Rendered};

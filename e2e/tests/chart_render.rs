@@ -79,6 +79,12 @@ fn lint_passes_strict() {
             "--set",
             "crds.install=false",
         ][..],
+        &[
+            "--set",
+            "prometheusRule.enabled=true",
+            "--set",
+            "grafana.dashboards.enabled=true",
+        ][..],
     ] {
         let mut args = vec!["lint", "--strict", chart];
         args.extend_from_slice(extra);

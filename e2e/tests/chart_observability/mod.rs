@@ -14,6 +14,8 @@ use serde_yaml::Value;
 
 use super::{refused, render, NAMESPACE};
 
+mod promtool;
+
 const MONITORING_API: [&str; 2] = ["--api-versions", "monitoring.coreos.com/v1"];
 
 /// The series names the operator exports, from its own registry with every
@@ -169,7 +171,9 @@ fn every_alert_parses_and_names_only_exported_metrics() {
         assert!(rule["labels"]["severity"].as_str().is_some(), "{alert}");
         for annotation in ["summary", "description"] {
             assert!(
-                rule["annotations"][annotation].as_str().is_some_and(|s| !s.is_empty()),
+                rule["annotations"][annotation]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
                 "{alert}: {annotation}"
             );
         }
@@ -196,7 +200,11 @@ fn every_alert_parses_and_names_only_exported_metrics() {
         .must_some("ReadyrollAppDegraded");
     assert_eq!(degraded["for"].as_str(), Some("7m"));
     // The operator's own alerts look at this release's operator only.
-    for alert in ["ReadyrollOperatorDown", "ReadyrollNoLeader", "ReadyrollReconcileErrors"] {
+    for alert in [
+        "ReadyrollOperatorDown",
+        "ReadyrollNoLeader",
+        "ReadyrollReconcileErrors",
+    ] {
         let rule = rules
             .iter()
             .find(|r| r["alert"].as_str() == Some(alert))
@@ -223,8 +231,14 @@ fn every_alert_parses_and_names_only_exported_metrics() {
 fn alert_thresholds_are_checked_by_the_schema() {
     let helm = Helm::require();
     for (args, field) in [
-        (["--set", "prometheusRule.degradedFor=ten minutes"], "degradedFor"),
-        (["--set", "prometheusRule.memoryRestartsPerHour=-1"], "memoryRestartsPerHour"),
+        (
+            ["--set", "prometheusRule.degradedFor=ten minutes"],
+            "degradedFor",
+        ),
+        (
+            ["--set", "prometheusRule.memoryRestartsPerHour=-1"],
+            "memoryRestartsPerHour",
+        ),
         (["--set", "prometheusRule.enable=true"], "enable"),
         (["--set", "grafana.dashboards.enabld=true"], "enabld"),
     ] {
@@ -260,7 +274,10 @@ fn the_dashboard_is_a_configmap_for_the_grafana_sidecar_on_exported_metrics() {
     let configmaps = dashboard_configmaps(&rendered);
     assert_eq!(configmaps.len(), 1);
     let configmap = configmaps[0];
-    assert_eq!(configmap["metadata"]["namespace"].as_str(), Some("monitoring"));
+    assert_eq!(
+        configmap["metadata"]["namespace"].as_str(),
+        Some("monitoring")
+    );
     assert_eq!(
         configmap["metadata"]["labels"]["grafana_dashboard"].as_str(),
         Some("1"),
@@ -270,14 +287,19 @@ fn the_dashboard_is_a_configmap_for_the_grafana_sidecar_on_exported_metrics() {
         configmap["metadata"]["annotations"]["grafana_folder"].as_str(),
         Some("readyroll")
     );
-    let text = configmap["data"]["readyroll.json"].as_str().must_some("dashboard JSON");
+    let text = configmap["data"]["readyroll.json"]
+        .as_str()
+        .must_some("dashboard JSON");
     let dashboard: Json = serde_json::from_str(text).must("the dashboard is JSON");
     let shipped: Json = serde_json::from_str(
         &std::fs::read_to_string(Helm::chart_dir().join("files/dashboards/readyroll.json"))
             .must("read the dashboard file"),
     )
     .must("the file is JSON");
-    assert_eq!(dashboard, shipped, "the ConfigMap carries the file unchanged");
+    assert_eq!(
+        dashboard, shipped,
+        "the ConfigMap carries the file unchanged"
+    );
 
     // What Grafana needs to import it.
     assert_eq!(dashboard["uid"].as_str(), Some("readyroll-apps"));
@@ -296,14 +318,27 @@ fn the_dashboard_is_a_configmap_for_the_grafana_sidecar_on_exported_metrics() {
     let mut used = BTreeSet::new();
     for panel in panels {
         let title = panel["title"].as_str().must_some("panel title");
-        assert!(ids.insert(panel["id"].as_u64().must_some("panel id")), "{title}: duplicate id");
+        assert!(
+            ids.insert(panel["id"].as_u64().must_some("panel id")),
+            "{title}: duplicate id"
+        );
         let grid = &panel["gridPos"];
-        let (x, w) = (grid["x"].as_u64().must_some("x"), grid["w"].as_u64().must_some("w"));
-        assert!(x + w <= 24 && grid["h"].as_u64().is_some_and(|h| h > 0), "{title}: {grid}");
+        let (x, w) = (
+            grid["x"].as_u64().must_some("x"),
+            grid["w"].as_u64().must_some("w"),
+        );
+        assert!(
+            x + w <= 24 && grid["h"].as_u64().is_some_and(|h| h > 0),
+            "{title}: {grid}"
+        );
         if panel["type"] == "row" {
             continue;
         }
-        assert_eq!(panel["datasource"]["uid"].as_str(), Some("${datasource}"), "{title}");
+        assert_eq!(
+            panel["datasource"]["uid"].as_str(),
+            Some("${datasource}"),
+            "{title}"
+        );
         let targets = panel["targets"].as_array().must_some("targets");
         assert!(!targets.is_empty(), "{title}: no query");
         for target in targets {
@@ -325,7 +360,12 @@ fn the_dashboard_is_a_configmap_for_the_grafana_sidecar_on_exported_metrics() {
         .collect();
     let shown: BTreeSet<String> = used
         .iter()
-        .map(|name| name.strip_suffix("_bucket").or(name.strip_suffix("_count")).unwrap_or(name).to_owned())
+        .map(|name| {
+            name.strip_suffix("_bucket")
+                .or(name.strip_suffix("_count"))
+                .unwrap_or(name)
+                .to_owned()
+        })
         .collect();
     let missing: Vec<_> = families.difference(&shown).collect();
     assert!(missing.is_empty(), "not on the dashboard: {missing:?}");

@@ -57,7 +57,10 @@ impl Scraper {
             if done(&body) {
                 return body;
             }
-            assert!(Instant::now() < deadline, "{what} within {TIMEOUT:?}:\n{body}");
+            assert!(
+                Instant::now() < deadline,
+                "{what} within {TIMEOUT:?}:\n{body}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -84,7 +87,8 @@ async fn per_app_metrics_follow_rollouts_rollbacks_and_deletion() {
     let apps = env.ns.api::<App>();
     let ns = env.ns.name().to_string();
     let of_app = format!("namespace=\"{ns}\",app=\"web\"");
-    let condition = |type_: &str| format!("readyroll_app_condition{{{of_app},condition=\"{type_}\"}}");
+    let condition =
+        |type_: &str| format!("readyroll_app_condition{{{of_app},condition=\"{type_}\"}}");
     let info = |revision: &str| format!("readyroll_app_info{{{of_app},revision=\"{revision}\"}}");
     let rollouts = format!("readyroll_app_rollout_duration_seconds_count{{{of_app}}}");
     let rollbacks = format!("readyroll_app_rollbacks_total{{{of_app}}}");
@@ -102,7 +106,9 @@ async fn per_app_metrics_follow_rollouts_rollbacks_and_deletion() {
             .must("first revision rolled out"),
     );
     let body = scraper
-        .until("the first rollout timed", |b| sample(b, &rollouts) == Some(1.0))
+        .until("the first rollout timed", |b| {
+            sample(b, &rollouts) == Some(1.0)
+        })
         .await;
     assert_eq!(sample(&body, &info(&first)), Some(1.0), "{body}");
     assert_eq!(sample(&body, &condition("Ready")), Some(1.0));
@@ -110,9 +116,15 @@ async fn per_app_metrics_follow_rollouts_rollbacks_and_deletion() {
     assert_eq!(sample(&body, &condition("Degraded")), Some(0.0));
     assert_eq!(sample(&body, &condition("Reconciling")), Some(0.0));
     assert_eq!(sample(&body, &rollbacks), Some(0.0));
-    let first_took = sample(&body, &format!("readyroll_app_rollout_duration_seconds_sum{{{of_app}}}"))
-        .must_some("rollout duration sum");
-    assert!(first_took > 0.0 && first_took < TIMEOUT.as_secs_f64(), "{first_took}");
+    let first_took = sample(
+        &body,
+        &format!("readyroll_app_rollout_duration_seconds_sum{{{of_app}}}"),
+    )
+    .must_some("rollout duration sum");
+    assert!(
+        first_took > 0.0 && first_took < TIMEOUT.as_secs_f64(),
+        "{first_took}"
+    );
 
     // A second revision: the info series moves to it, a second rollout is timed.
     web.spec.env.insert("RELEASE".into(), "2".into());
@@ -128,10 +140,16 @@ async fn per_app_metrics_follow_rollouts_rollbacks_and_deletion() {
         .must("second revision rolled out"),
     );
     let body = scraper
-        .until("the second rollout timed", |b| sample(b, &rollouts) == Some(2.0))
+        .until("the second rollout timed", |b| {
+            sample(b, &rollouts) == Some(2.0)
+        })
         .await;
     assert_eq!(sample(&body, &info(&second)), Some(1.0), "{body}");
-    assert_eq!(sample(&body, &info(&first)), None, "old revision's info gone");
+    assert_eq!(
+        sample(&body, &info(&first)),
+        None,
+        "old revision's info gone"
+    );
 
     // A release that never gets Ready: Degraded, rolled back once.
     web.spec
@@ -145,7 +163,11 @@ async fn per_app_metrics_follow_rollouts_rollbacks_and_deletion() {
         .await;
     assert_eq!(sample(&body, &condition("Stalled")), Some(1.0), "{body}");
     assert_eq!(sample(&body, &condition("Ready")), Some(0.0));
-    assert_eq!(sample(&body, &rollouts), Some(2.0), "a failed rollout is not timed");
+    assert_eq!(
+        sample(&body, &rollouts),
+        Some(2.0),
+        "a failed rollout is not timed"
+    );
     assert_eq!(scraper.sample("readyroll_rollbacks_total").await, Some(1.0));
 
     // Deleted: every series of the App goes, the controller's own stay.
@@ -155,9 +177,14 @@ async fn per_app_metrics_follow_rollouts_rollbacks_and_deletion() {
     let body = scraper
         .until("the App's series removed", |b| !b.contains(&of_app))
         .await;
-    assert!(body.contains("# TYPE readyroll_app_info gauge"), "{body}");
+    assert_eq!(
+        sample(&body, "readyroll_rollouts_failed_total"),
+        Some(1.0),
+        "{body}"
+    );
     assert!(
-        sample(&body, "readyroll_reconciliations_total{result=\"success\"}").is_some_and(|n| n > 0.0),
+        sample(&body, "readyroll_reconciliations_total{result=\"success\"}")
+            .is_some_and(|n| n > 0.0),
         "{body}"
     );
 }

@@ -79,9 +79,12 @@ pub async fn execute(target: &Target<'_>, plan: Plan) -> Result<bool, Error> {
         }
     }
     if let (false, Some(unchanged)) = (wrote_status, target.previous) {
-        target
-            .metrics
-            .observe_app_status(target.namespace, target.name, target.previous, unchanged);
+        target.metrics.observe_app_status(
+            target.namespace,
+            target.name,
+            target.previous,
+            unchanged,
+        );
     }
     match refused.first {
         Some(error) => Err(error),

@@ -173,7 +173,9 @@ impl AppMetrics {
                 self.info.remove(&info_labels(&labels, old));
             }
             if let Some(new) = &status.current_revision {
-                self.info.get_or_create(&info_labels(&labels, new.clone())).set(1);
+                self.info
+                    .get_or_create(&info_labels(&labels, new.clone()))
+                    .set(1);
             }
             app.revision.clone_from(&status.current_revision);
         }
