@@ -49,7 +49,8 @@ test-chart:
 	cargo test -p readyroll-e2e --test chart_render -- --ignored
 
 # The API tier once more on the newest supported Kubernetes (KUBERNETES_NEWEST_VERSION), in
-# a second, kwok-only cluster beside the main one that is stopped afterwards.
+# a second, kwok-only cluster beside the main one that is stopped afterwards (make test runs
+# it at the end of its api tier).
 test-versions:
 	scripts/test-versions.sh
 

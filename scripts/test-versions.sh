@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..
-# `make test-versions`: the API tier (cluster_smoke and the in-process controller tests)
-# once more against KUBERNETES_NEWEST_VERSION of e2e/versions.env, the newest release the
-# chart supports; `make test` runs it against the pin (KUBERNETES_VERSION, the oldest one
-# the chart's kubeVersion admits). The second cluster is kwok-only, has its own directory and
+# `make test-versions` (and the api tier of `make test`): cluster_smoke and the in-process
+# controller tests once more against KUBERNETES_NEWEST_VERSION of e2e/versions.env, the
+# newest release the chart supports; the rest of `make test` runs on the pin
+# (KUBERNETES_VERSION, the oldest one the chart's kubeVersion admits). The second cluster is kwok-only, has its own directory and
 # ports beside the main cluster (which it does not touch), and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,7 +5,8 @@
 #   2. scripts     shellcheck of every script, actionlint of every workflow
 #   3. chart       the Helm chart as the pinned helm renders it (no cluster)
 #   4. api         a real API server with kwok nodes: controllers run in-process, one
-#                  namespace per test; leader election between real processes
+#                  namespace per test; leader election between real processes; then
+#                  cluster_smoke and controller again on the newest supported Kubernetes
 #   5. node        the operator installed cluster-wide by Helm from its offline image;
 #                  real containers on a real kubelet under load (zero-downtime proof)
 #   6. release     Helm releases of the chart, each confined to its own namespace:
@@ -75,6 +76,9 @@ e2e/install-operator.sh --uninstall
 
 tier "api"
 e2e_tests cluster_smoke controller leader_election operator_failover
+# The same in-process tiers once more on the newest supported Kubernetes, in a second,
+# kwok-only cluster that the script stops again (about 4 minutes).
+scripts/test-versions.sh
 
 tier "node"
 make --no-print-directory test-node
