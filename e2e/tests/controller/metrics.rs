@@ -150,6 +150,15 @@ async fn per_app_metrics_follow_rollouts_rollbacks_and_deletion() {
         None,
         "old revision's info gone"
     );
+    let both_took = sample(
+        &body,
+        &format!("readyroll_app_rollout_duration_seconds_sum{{{of_app}}}"),
+    )
+    .must_some("rollout duration sum");
+    eprintln!(
+        "rollout durations: first {first_took:.2}s, second {:.2}s",
+        both_took - first_took
+    );
 
     // A release that never gets Ready: Degraded, rolled back once.
     web.spec
