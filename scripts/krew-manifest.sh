@@ -42,7 +42,11 @@ for platform in "${platforms[@]}"; do
     echo "error: $file is missing (the $os/$arch archive)" >&2
     exit 1
   }
-  tar -tzf "$file" | grep -qx 'readyroll' || {
+  listing=$(tar -tzf "$file") || {
+    echo "error: $file is not a .tar.gz archive" >&2
+    exit 1
+  }
+  grep -qx 'readyroll' <<<"$listing" || {
     echo "error: $file has no readyroll binary at its root" >&2
     exit 1
   }

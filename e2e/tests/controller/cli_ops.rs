@@ -14,7 +14,7 @@ use readyroll_e2e::{wait_for, Must};
 
 use crate::cli::{ls_row, readyroll, text};
 use crate::gitops::{argocd_health, dynamic_apps, raw_app};
-use crate::harness::{Env, TIMEOUT};
+use crate::harness::{Env, MustSome, TIMEOUT};
 use crate::observe::{app_status, condition, rolled_out};
 
 /// The revision of the Deployment's pod template.

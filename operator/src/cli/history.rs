@@ -93,7 +93,7 @@ pub async fn rollback(target: &TargetArgs, args: &RollbackArgs) -> anyhow::Resul
     let chosen = choose(&records, args.to_revision)?;
     let saved = saved_spec(&target, chosen).await?;
     let restored = AppSpec {
-        instances: app.spec.instances.clone(),
+        instances: app.spec.instances,
         replicas: app.spec.replicas,
         paused: app.spec.paused,
         ..saved

@@ -10,11 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use readyroll_e2e::{readyroll_binary, Must};
 use serde_yaml::Value;
 use sha2::{Digest, Sha256};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/krew-manifest.sh");
+/// The binary cargo built for this test run.
+const BINARY: &str = env!("CARGO_BIN_EXE_readyroll");
 const VERSION: &str = "v0.1.0";
 const PLATFORMS: [(&str, &str, &str); 4] = [
     ("linux", "amd64", "x86_64-unknown-linux-gnu"),
@@ -26,28 +27,34 @@ const PLATFORMS: [(&str, &str, &str); 4] = [
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("readyroll-krew-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).must("create scratch dir");
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
 
 /// `readyroll-VERSION-TARGET.tar.gz` for every platform, each with the
-/// built binary at its root; the linux/amd64 one first, so the others
-/// differ (a tag file), as real per-platform archives do.
+/// built binary at its root and a file naming its target, so that each
+/// archive differs, as real per-platform archives do.
 fn archives(dir: &Path) {
     let stage = dir.join("stage");
-    std::fs::create_dir_all(&stage).must("stage dir");
-    std::fs::copy(readyroll_binary(), stage.join("readyroll")).must("copy binary");
+    std::fs::create_dir_all(&stage).expect("stage dir");
+    // Stripped, as a release binary is: a fraction of the size to pack.
+    std::fs::copy(BINARY, stage.join("readyroll")).expect("copy binary");
+    let stripped = Command::new("strip")
+        .arg(stage.join("readyroll"))
+        .status()
+        .expect("strip");
+    assert!(stripped.success());
     for (_, _, target) in PLATFORMS {
-        std::fs::write(stage.join("TARGET"), target).must("tag file");
+        std::fs::write(stage.join("TARGET"), target).expect("tag file");
         let archive = dir.join(format!("readyroll-{VERSION}-{target}.tar.gz"));
         let ok = Command::new("tar")
-            .arg("-czf")
+            .args(["-I", "gzip -1", "-cf"])
             .arg(&archive)
             .arg("-C")
             .arg(&stage)
             .args(["readyroll", "TARGET"])
             .status()
-            .must("tar");
+            .expect("tar");
         assert!(ok.success(), "tar {}", archive.display());
     }
 }
@@ -58,11 +65,11 @@ fn manifest(version: &str, dir: &Path) -> std::process::Output {
         .arg(version)
         .arg(dir)
         .output()
-        .must("run krew-manifest.sh")
+        .expect("run krew-manifest.sh")
 }
 
 fn sha256(path: &Path) -> String {
-    let bytes = std::fs::read(path).must("read archive");
+    let bytes = std::fs::read(path).expect("read archive");
     Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -76,9 +83,9 @@ fn the_release_manifest_is_a_krew_plugin_with_the_archives_digests() {
     let out = manifest(VERSION, &dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let text = String::from_utf8(out.stdout).must("utf-8");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(!text.contains('@'), "a placeholder is left:\n{text}");
-    let plugin: Value = serde_yaml::from_str(&text).must("manifest is YAML");
+    let plugin: Value = serde_yaml::from_str(&text).expect("manifest is YAML");
 
     assert_eq!(
         plugin["apiVersion"].as_str(),
@@ -96,7 +103,7 @@ fn the_release_manifest_is_a_krew_plugin_with_the_archives_digests() {
     }
     // krew's own limit for the one-line description.
     assert!(spec["shortDescription"].as_str().unwrap().len() <= 50);
-    let platforms = spec["platforms"].as_sequence().must_some("spec.platforms");
+    let platforms = spec["platforms"].as_sequence().expect("spec.platforms");
     assert_eq!(platforms.len(), PLATFORMS.len());
     for ((os, arch, target), platform) in PLATFORMS.iter().zip(platforms) {
         let labels = &platform["selector"]["matchLabels"];
@@ -119,8 +126,8 @@ fn the_release_manifest_is_a_krew_plugin_with_the_archives_digests() {
             Some(sha256(&dir.join(&archive)).as_str()),
             "{os}/{arch}"
         );
-        let bin = platform["bin"].as_str().must_some("bin");
-        let files = platform["files"].as_sequence().must_some("files");
+        let bin = platform["bin"].as_str().expect("bin");
+        let files = platform["files"].as_sequence().expect("files");
         assert!(
             files
                 .iter()
@@ -137,7 +144,7 @@ fn the_release_manifest_is_a_krew_plugin_with_the_archives_digests() {
     // Installed as krew does: the archive unpacked, `bin` linked as
     // kubectl-readyroll; the plugin calls itself `kubectl readyroll`.
     let unpacked = dir.join("unpacked");
-    std::fs::create_dir_all(&unpacked).must("unpack dir");
+    std::fs::create_dir_all(&unpacked).expect("unpack dir");
     let ok = Command::new("tar")
         .arg("-xzf")
         .arg(dir.join(format!(
@@ -146,14 +153,14 @@ fn the_release_manifest_is_a_krew_plugin_with_the_archives_digests() {
         .arg("-C")
         .arg(&unpacked)
         .status()
-        .must("untar");
+        .expect("untar");
     assert!(ok.success());
     let link = unpacked.join("kubectl-readyroll");
-    std::os::unix::fs::symlink(unpacked.join("readyroll"), &link).must("link");
+    std::os::unix::fs::symlink(unpacked.join("readyroll"), &link).expect("link");
     let help = Command::new(&link)
         .arg("--help")
         .output()
-        .must("run plugin");
+        .expect("run plugin");
     assert!(help.status.success());
     assert!(
         String::from_utf8_lossy(&help.stdout).contains("kubectl readyroll"),
@@ -168,7 +175,7 @@ fn no_manifest_without_every_archive_or_with_a_bad_version() {
     let dir = scratch("missing");
     archives(&dir);
     std::fs::remove_file(dir.join(format!("readyroll-{VERSION}-aarch64-apple-darwin.tar.gz")))
-        .must("remove one archive");
+        .expect("remove one archive");
     let out = manifest(VERSION, &dir);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
