@@ -125,11 +125,9 @@ mod tests {
         let mut s = status(true);
         overlay(&mut s, true, Some(2), Timestamp::UNIX_EPOCH);
         let mut resumed = status(true);
-        resumed.conditions.extend(
-            conditions::find(&s.conditions, CONDITION_PAUSED)
-                .cloned()
-                .into_iter(),
-        );
+        resumed
+            .conditions
+            .extend(conditions::find(&s.conditions, CONDITION_PAUSED).cloned());
         overlay(&mut resumed, false, Some(3), Timestamp::UNIX_EPOCH);
         assert_eq!(get(&resumed, CONDITION_PAUSED), ("False", RESUMED));
         assert_eq!(
