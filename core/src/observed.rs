@@ -35,6 +35,9 @@ pub struct Observed {
     pub pdb: Option<ObjectMeta>,
     /// The last good pod template as saved (see `last_good`), if it is.
     pub last_good: Option<ControllerRevision>,
+    /// The saved spec of the newest revision `status.history` lists (see
+    /// `history`), if it exists.
+    pub history_latest: Option<ControllerRevision>,
     /// The App's pods as the API server lists them (not a cache: a stale
     /// one could give one index twice), when they may need an instance
     /// index; `None` leaves the indices alone.

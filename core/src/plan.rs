@@ -28,11 +28,13 @@ use crate::build::{self, BuildOptions, Desired, SpecError};
 use crate::conditions;
 use crate::crd::{App, AppStatus, PodMemoryRestarts, CONDITION_DEGRADED};
 use crate::cron::{self, CronPlan};
+use crate::history;
 use crate::instance_index::{self, PodFacts, PodPatch};
 use crate::last_good;
 use crate::notes::{self, Note};
 use crate::observed::{controlled_by, revision_of, Observed};
 use crate::ownership::{self, Conflict};
+use crate::paused;
 use crate::pod_reports::{PodReports, ReportInputs};
 use crate::problems::{self, Problem};
 use crate::reason;
@@ -95,6 +97,8 @@ pub enum Object {
     PodDisruptionBudget(Box<PodDisruptionBudget>),
     /// The last good pod template, saved (see `last_good`).
     LastGood(Box<ControllerRevision>),
+    /// A revision's spec, saved for `readyroll rollback` (see `history`).
+    Revision(Box<ControllerRevision>),
 }
 
 /// The kinds readyroll may delete.
@@ -104,6 +108,8 @@ pub enum Kind {
     PodDisruptionBudget,
     /// The saved last good template, replaced by a newer one.
     LastGood,
+    /// A revision's saved spec that the history no longer lists.
+    Revision,
 }
 
 /// A delete, guarded by the uid that was observed, so a same-named object
@@ -179,6 +185,10 @@ struct StatusBasis {
     now: Timestamp,
     /// Objects the plan leaves alone because the App does not own them.
     problems: Vec<Problem>,
+    /// The spec as `status.history` records it.
+    history: history::Current,
+    /// `spec.paused`.
+    paused: bool,
 }
 
 impl StatusBasis {
@@ -197,6 +207,8 @@ impl StatusBasis {
             now: self.now,
         });
         self.reports.apply(&mut status, self.generation, self.now);
+        status.history = history::record(&status.history, &self.history, &self.decision, self.now);
+        paused::overlay(&mut status, self.paused, self.generation, self.now);
         status
     }
 }
@@ -310,6 +322,16 @@ fn rollout_plan(
         reports: reports.clone(),
         now,
         problems: conflicts.problems(),
+        history: history::Current::of(
+            app,
+            &desired.revision,
+            observed
+                .history_latest
+                .as_ref()
+                .and_then(history::spec_of)
+                .as_ref(),
+        ),
+        paused: paused::is_paused(app),
     };
     if matches!(decision, Decision::Fail { .. }) {
         written = basis.status(&written, &before.clone().unwrap_or_default());
@@ -343,6 +365,15 @@ fn rollout_plan(
             }));
         }
         steps.push(Step::Apply(Object::LastGood(Box::new(save))));
+    }
+    if conflicts.deployment.is_none() {
+        steps.extend(history_steps(
+            app,
+            observed,
+            previous,
+            &basis,
+            &desired.deployment,
+        ));
     }
     notes.extend(problems::notes(previous, &basis.problems));
     if conflicts.deployment.is_none() {
@@ -394,6 +425,50 @@ fn save_last_good(
     (revision_of(template) == Some(good) && unsaved)
         .then(|| last_good::save(deployment, saved))
         .flatten()
+}
+
+/// Saves the current spec when the history gets a revision for it (or its
+/// saved copy is missing), and removes the saved specs of revisions the
+/// history drops.
+fn history_steps(
+    app: &App,
+    observed: &Observed,
+    previous: &AppStatus,
+    basis: &StatusBasis,
+    deployment: &Deployment,
+) -> Vec<Step> {
+    let history = history::record(
+        &previous.history,
+        &basis.history,
+        &basis.decision,
+        basis.now,
+    );
+    let mut steps = Vec::new();
+    let Some(newest) = history.last() else {
+        return steps;
+    };
+    let saved = observed
+        .history_latest
+        .as_ref()
+        .and_then(|c| c.metadata.name.as_deref())
+        == Some(newest.controller_revision.as_str());
+    if !saved {
+        if let Some(object) = history::save(app, deployment, newest.revision) {
+            steps.push(Step::Apply(Object::Revision(Box::new(object))));
+        }
+    }
+    steps.extend(
+        history::dropped(&previous.history, &history)
+            .into_iter()
+            .map(|name| {
+                Step::Delete(Delete {
+                    kind: Kind::Revision,
+                    name,
+                    uid: None,
+                })
+            }),
+    );
+    steps
 }
 
 /// The same-named objects the App would apply but does not control.

@@ -68,6 +68,8 @@ pub fn compute(inputs: &StatusInputs<'_>) -> AppStatus {
         slow_starts: previous.slow_starts.clone(),
         last_cron_restart: previous.last_cron_restart.clone(),
         next_cron_restart: inputs.next_cron_restart.map(|t| t.to_string()),
+        // Recorded by the plan (`history`).
+        history: previous.history.clone(),
         conditions: conditions::merge(&previous.conditions, &wanted, inputs.generation, inputs.now),
     }
 }

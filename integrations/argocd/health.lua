@@ -5,7 +5,8 @@
 -- describes the App's current generation, so a spec change that readyroll has
 -- not acted on yet never looks Healthy. Install it under the key
 -- resource.customizations.health.readyroll.dev_App of the argocd-cm
--- ConfigMap (see integrations/argocd/README.md).
+-- ConfigMap (see integrations/argocd/README.md). A paused App (spec.paused)
+-- is Suspended.
 --
 -- Argo CD runs health checks with gopher-lua (Lua 5.1): plain Lua only.
 
@@ -63,6 +64,14 @@ local stalled = condition("Stalled")
 if holds(stalled) then
   hs.status = "Degraded"
   hs.message = describe(stalled, "Stalled")
+  return hs
+end
+
+-- Paused rollouts (spec.paused, `readyroll pause`): Suspended, as Argo CD
+-- reports a paused Deployment; a failure above still shows as Degraded.
+if obj.spec ~= nil and obj.spec.paused == true then
+  hs.status = "Suspended"
+  hs.message = describe(condition("Paused"), "Rollouts are paused (spec.paused)")
   return hs
 end
 

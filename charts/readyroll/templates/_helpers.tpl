@@ -140,7 +140,8 @@ read (rollback targets).
   resources: ["replicasets"]
   verbs: ["get", "list", "watch"]
 # The last good pod template of each App, saved so a rollback outlives a
-# deleted Deployment; read one at a time, never listed.
+# deleted Deployment, and the spec of each revision in status.history (for
+# `readyroll rollback`); read one at a time, never listed.
 - apiGroups: ["apps"]
   resources: ["controllerrevisions"]
   verbs: ["get", "create", "patch", "delete"]

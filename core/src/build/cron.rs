@@ -19,6 +19,8 @@ use super::error::SpecError;
 
 /// Pod-template annotation holding `status.lastCronRestart`.
 pub const RESTARTED_AT_ANNOTATION: &str = "readyroll.dev/restartedAt";
+/// Pod-template annotation carrying `spec.restartedAt` (`readyroll reload`).
+pub const RELOADED_AT_ANNOTATION: &str = "readyroll.dev/reloadedAt";
 
 /// PM2 reads `cron_restart: "0"` as "no cron restart".
 const DISABLED: &str = "0";

@@ -49,7 +49,8 @@ pub fn deployment(
                 min_ready_seconds,
             )?),
             revision_history_limit: Some(revision_history_limit(spec)?),
-            paused: None,
+            // `readyroll pause`: the Deployment holds the rollout.
+            paused: spec.paused.filter(|paused| *paused),
         }),
         status: None,
     })

@@ -40,7 +40,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use crate::crd::App;
 
-pub use cron::{next_cron_restart, RESTARTED_AT_ANNOTATION};
+pub use cron::{next_cron_restart, RELOADED_AT_ANNOTATION, RESTARTED_AT_ANNOTATION};
 pub use defaults::{
     DRAIN_DELAY_MS, KILL_TIMEOUT_MS, LISTEN_TIMEOUT_MS, MAX_RESTARTS, MAX_SURGE, MIN_UPTIME_MS,
     REVISION_HISTORY_LIMIT, SHIM_PROBE_PORT, STOP_SIGNAL,
@@ -54,9 +54,10 @@ pub use names::{is_dns1123_label, is_env_var_name};
 pub use pod::APP_CONTAINER;
 pub use revision::REVISION_ANNOTATION;
 pub use shim::{
-    BINARY_IN_IMAGE as SHIM_BINARY_IN_IMAGE, BINARY_IN_POD as SHIM_BINARY_IN_POD,
-    INIT_CONTAINER_NAME as SHIM_INIT_CONTAINER, PROBE_PORT_NAME as SHIM_PROBE_PORT_NAME,
-    READY_PATH as SHIM_READY_PATH, VOLUME_NAME as SHIM_VOLUME,
+    enabled as shim_enabled, BINARY_IN_IMAGE as SHIM_BINARY_IN_IMAGE,
+    BINARY_IN_POD as SHIM_BINARY_IN_POD, INIT_CONTAINER_NAME as SHIM_INIT_CONTAINER,
+    PROBE_PORT_NAME as SHIM_PROBE_PORT_NAME, READY_PATH as SHIM_READY_PATH,
+    VOLUME_NAME as SHIM_VOLUME,
 };
 
 /// Operator-wide settings the App does not carry.

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::crd::App;
 
 use super::command::Command;
-use super::cron::RESTARTED_AT_ANNOTATION;
+use super::cron::{RELOADED_AT_ANNOTATION, RESTARTED_AT_ANNOTATION};
 use super::env::{container_env, implied_by_interpreter};
 use super::error::SpecError;
 use super::instance::INDEX_ANNOTATION;
@@ -150,6 +150,7 @@ fn pod_annotations(
         if [
             REVISION_ANNOTATION,
             RESTARTED_AT_ANNOTATION,
+            RELOADED_AT_ANNOTATION,
             INDEX_ANNOTATION,
         ]
         .contains(&key.as_str())
@@ -166,6 +167,11 @@ fn pod_annotations(
     }
     if let Some(at) = restarted_at {
         annotations.insert(RESTARTED_AT_ANNOTATION.into(), at.to_string());
+    }
+    // `readyroll reload`: a new value is a new template, rolled like any
+    // other update.
+    if let Some(at) = &app.spec.restarted_at {
+        annotations.insert(RELOADED_AT_ANNOTATION.into(), at.clone());
     }
     Ok(annotations)
 }

@@ -1,6 +1,7 @@
 //! The `App` custom resource (readyroll.dev/v1alpha1) and its parts.
 
 mod checks;
+mod history;
 mod instances;
 mod memory;
 mod pod_reports;
@@ -11,6 +12,7 @@ mod spec;
 mod status;
 
 pub use checks::{Check, ExecCheck, HttpGetCheck, HttpScheme, TcpSocketCheck};
+pub use history::{RevisionRecord, HISTORY_LIMIT};
 pub use instances::{Instances, MAX_INSTANCES};
 pub use memory::{MemorySize, MAX_MEMORY_BYTES};
 pub use pod_reports::{LastMemoryRestart, PodMemoryRestarts, SlowStartRecord};
@@ -19,8 +21,8 @@ pub use service::{ServiceSpec, ServiceType};
 pub use shim::{RuntimeShimSpec, DEFAULT_SHIM_PROBE_PORT};
 pub use spec::{App, AppSpec, ExecMode, MAX_DURATION_MS};
 pub use status::{
-    AppStatus, CONDITION_AVAILABLE, CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY,
-    CONDITION_RECONCILING, CONDITION_STALLED,
+    AppStatus, CONDITION_AVAILABLE, CONDITION_DEGRADED, CONDITION_PAUSED, CONDITION_PROGRESSING,
+    CONDITION_READY, CONDITION_RECONCILING, CONDITION_STALLED,
 };
 
 use kube::CustomResourceExt;

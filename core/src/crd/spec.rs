@@ -276,6 +276,25 @@ pub struct AppSpec {
     #[schemars(length(max = 64))]
     pub cron_time_zone: Option<String>,
 
+    // ---- Day-to-day operations (`readyroll pause`, `resume`, `reload`) ----
+    /// Pauses rollouts, like a Deployment's `paused` (which it sets): a
+    /// changed spec is applied to the Deployment but no pod is replaced
+    /// until it is cleared. The status says so (condition `Paused`; while a
+    /// rollout waits, `Ready` is False and `Reconciling` True with reason
+    /// `RolloutPaused`). Set by `readyroll pause`, cleared by `resume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+
+    /// A zero-downtime rolling restart, as `pm2 reload` does: any new value
+    /// (`readyroll reload` writes the current time, RFC 3339) becomes the
+    /// pod annotation `readyroll.dev/reloadedAt`, so the pods are replaced
+    /// one by one, each only after its replacement is ready. The same as
+    /// `kubectl rollout restart`, but written in the App, so a GitOps
+    /// source can say it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub restarted_at: Option<String>,
+
     // ---- Environment (PM2: env, env_<profile>) ----
     /// PM2 `env`: environment variables of the app (at most 4096). Names are
     /// letters, digits, `_`, `-` and `.`, not starting with a digit.

@@ -4,6 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::history::RevisionRecord;
 use super::pod_reports::{LastMemoryRestart, PodMemoryRestarts, SlowStartRecord};
 
 /// Condition types an App reports.
@@ -15,6 +16,8 @@ pub const CONDITION_DEGRADED: &str = "Degraded";
 pub const CONDITION_READY: &str = "Ready";
 pub const CONDITION_RECONCILING: &str = "Reconciling";
 pub const CONDITION_STALLED: &str = "Stalled";
+/// True while `spec.paused` holds rollouts (see `readyroll_core::paused`).
+pub const CONDITION_PAUSED: &str = "Paused";
 
 /// The observed state of an App.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -96,6 +99,14 @@ pub struct AppStatus {
     /// When the next `cronRestart` is due (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cron_restart: Option<String>,
+
+    /// The last revisions of the spec, oldest first (at most 10): when each
+    /// was seen, what changed, how its rollout ended. Each one's spec is
+    /// kept in a ControllerRevision the App owns, which
+    /// `readyroll rollback --to-revision N` writes back into the App.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub history: Vec<RevisionRecord>,
 
     /// `Available`, `Progressing` and `Degraded`, with reasons and messages;
     /// and the summary GitOps tools read: `Ready` (the rollout of this

@@ -92,7 +92,15 @@ fn a_foreign_object_that_is_not_desired_is_no_conflict() {
         ..Default::default()
     };
     let plan = plan(&web, &observed, &opts(), now());
-    assert_eq!(shape(&plan), ["apply deployment", "events", "final status"]);
+    assert_eq!(
+        shape(&plan),
+        [
+            "apply deployment",
+            "save revision",
+            "events",
+            "final status"
+        ]
+    );
     assert_eq!(reasons(&plan), [reason::ROLLOUT_STARTED]);
     assert_eq!(plan.requeue, Requeue::After(RESYNC));
 }

@@ -111,6 +111,7 @@ pub(super) fn shape(plan: &Plan) -> Vec<&'static str> {
                 Object::Service(_) => "apply service",
                 Object::PodDisruptionBudget(_) => "apply pdb",
                 Object::LastGood(_) => "save last good",
+                Object::Revision(_) => "save revision",
             },
             Step::Delete(_) => "delete",
             Step::PodAnnotations(_) => "pod annotations",
@@ -205,6 +206,8 @@ fn a_first_rollout_applies_then_announces_then_records() {
             "apply deployment",
             "apply service",
             "apply pdb",
+            // The first revision's spec, for `readyroll rollback`.
+            "save revision",
             "events",
             "final status"
         ]
@@ -462,6 +465,7 @@ fn only_what_the_app_controls_is_deleted() {
             "apply deployment",
             "delete",
             "delete",
+            "save revision",
             "events",
             "final status"
         ]
@@ -516,8 +520,10 @@ fn a_settled_app_writes_no_final_status_twice() {
     );
 
     let settled_app = app("web:1", 2, Some(status));
+    // The revision's spec was saved by the first plan.
     let observed = Observed {
         last_good: last_good::save(&want.deployment, None),
+        history_latest: crate::history::save(&settled_app, &want.deployment, 1),
         ..observed
     };
     let again = plan(&settled_app, &observed, &opts(), now());

@@ -13,7 +13,7 @@ use crate::harness::{Env, TIMEOUT};
 use crate::observe::{app_status, rolled_out};
 
 /// `readyroll ARGS` with the test cluster's kubeconfig, in the background.
-async fn readyroll(env: &Env, args: &[&str]) -> Output {
+pub(crate) async fn readyroll(env: &Env, args: &[&str]) -> Output {
     let mut command = Command::new(readyroll_binary());
     command
         .args(args)
@@ -23,12 +23,12 @@ async fn readyroll(env: &Env, args: &[&str]) -> Output {
         .must("readyroll task")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The `ls` line of `name`, split into columns.
-fn ls_row(stdout: &str, name: &str) -> Vec<String> {
+pub(crate) fn ls_row(stdout: &str, name: &str) -> Vec<String> {
     stdout
         .lines()
         .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())

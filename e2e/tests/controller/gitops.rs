@@ -190,7 +190,7 @@ async fn a_failing_rollout_is_stalled_and_never_ready() {
 
 /// Runs Argo CD's health check on `obj` as Argo CD does: the object as a
 /// Lua table in the global `obj`, the script returning `{status, message}`.
-fn argocd_health(obj: &Value) -> (String, String) {
+pub(crate) fn argocd_health(obj: &Value) -> (String, String) {
     let lua = Lua::new();
     let options = SerializeOptions::new()
         .serialize_none_to_null(false)
@@ -210,12 +210,12 @@ fn argocd_health(obj: &Value) -> (String, String) {
 }
 
 /// The App exactly as the API server serves it, as JSON.
-async fn raw_app(api: &Api<DynamicObject>, name: &str) -> Value {
+pub(crate) async fn raw_app(api: &Api<DynamicObject>, name: &str) -> Value {
     let obj = api.get(name).await.must("get App");
     serde_json::to_value(obj).must("App as JSON")
 }
 
-fn dynamic_apps(env_client: kube::Client, namespace: &str) -> Api<DynamicObject> {
+pub(crate) fn dynamic_apps(env_client: kube::Client, namespace: &str) -> Api<DynamicObject> {
     let resource = ApiResource::erase::<App>(&());
     Api::namespaced_with(env_client, namespace, &resource)
 }

@@ -9,6 +9,7 @@ mod harness;
 mod observe;
 
 mod cli;
+mod cli_ops;
 mod conflicts;
 mod generated;
 mod gitops;

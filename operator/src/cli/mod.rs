@@ -4,6 +4,10 @@
 //! `kubectl readyroll` in its help.
 
 mod convert;
+mod describe;
+mod edit;
+mod history;
+mod logs;
 mod ls;
 mod state;
 mod status;
@@ -49,6 +53,12 @@ Examples:
   # Day to day, like pm2: list Apps, follow a rollout
   readyroll ls -A
   readyroll status web --watch --timeout 5m
+  readyroll reload web && readyroll status web --watch
+  readyroll describe web
+  readyroll logs web -f
+  readyroll history web
+  readyroll rollback web --to-revision 3
+  readyroll pause web; readyroll resume web
 
 Run `readyroll help <command>` for the options of one command.";
 
@@ -76,6 +86,67 @@ pub enum Command {
         target: TargetArgs,
         #[command(flatten)]
         args: status::StatusArgs,
+    },
+    /// Zero-downtime rolling restart of every instance (pm2 reload): sets spec.restartedAt.
+    #[command(after_help = edit::RELOAD_HELP)]
+    Reload {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        args: edit::AppArg,
+    },
+    /// The same as reload: PM2's restart (kill, then start) is not zero-downtime; this is.
+    #[command(after_help = edit::RESTART_HELP)]
+    Restart {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        args: edit::AppArg,
+    },
+    /// Show an App in PM2 terms: options with resolved defaults, conditions, Events, history (pm2 describe).
+    #[command(visible_alias = "show")]
+    Describe {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        args: describe::DescribeArgs,
+    },
+    /// Print every instance's output, prefixed INDEX|APP like pm2 logs; -f follows new pods too.
+    Logs {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        args: logs::LogsArgs,
+    },
+    /// List the App's last revisions: when, what changed, how the rollout ended.
+    History {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        args: history::HistoryArgs,
+    },
+    /// Write an earlier revision's spec back into the App (default: the last complete one).
+    #[command(after_help = history::ROLLBACK_HELP)]
+    Rollback {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        args: history::RollbackArgs,
+    },
+    /// Pause rollouts: sets spec.paused (the Deployment is paused too).
+    #[command(after_help = edit::PAUSE_HELP)]
+    Pause {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        args: edit::AppArg,
+    },
+    /// Resume rollouts: clears spec.paused.
+    Resume {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        args: edit::AppArg,
     },
     /// Run the controller: reconcile Apps into Deployments, Services and PodDisruptionBudgets.
     Run(RunArgs),
@@ -122,6 +193,15 @@ impl Command {
         match self {
             Command::Ls { target, args } => block_on(ls::run(&target, &args))?,
             Command::Status { target, args } => block_on(status::run(&target, &args))?,
+            Command::Reload { target, args } | Command::Restart { target, args } => {
+                block_on(edit::reload(&target, &args))?
+            }
+            Command::Describe { target, args } => block_on(describe::run(&target, &args))?,
+            Command::Logs { target, args } => block_on(logs::run(&target, &args))?,
+            Command::History { target, args } => block_on(history::show(&target, &args))?,
+            Command::Rollback { target, args } => block_on(history::rollback(&target, &args))?,
+            Command::Pause { target, args } => block_on(edit::pause(&target, &args))?,
+            Command::Resume { target, args } => block_on(edit::resume(&target, &args))?,
             Command::Run(args) => crate::operator::run(args),
             Command::Crd => crd(),
             Command::Probe(args) => probe(args),

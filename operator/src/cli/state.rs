@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use readyroll_core::crd::{
-    App, AppStatus, CONDITION_READY, CONDITION_RECONCILING, CONDITION_STALLED,
+    App, AppStatus, CONDITION_PAUSED, CONDITION_READY, CONDITION_RECONCILING, CONDITION_STALLED,
 };
 
 /// The state of an App's rollout.
@@ -14,6 +14,8 @@ pub enum State {
     Pending(String),
     /// A rollout (or rollback) is going on.
     Rolling(String),
+    /// `spec.paused` holds rollouts (`readyroll resume` lets them go on).
+    Paused(String),
     /// The rollout of the current generation is complete and available.
     Complete(String),
     /// The App is Degraded: the rollout failed, or it cannot be rolled out.
@@ -41,6 +43,9 @@ impl State {
         if let Some(stalled) = current(CONDITION_STALLED) {
             return State::Failed(describe(stalled));
         }
+        if let Some(paused) = current(CONDITION_PAUSED) {
+            return State::Paused(describe(paused));
+        }
         if let Some(ready) = current(CONDITION_READY) {
             return State::Complete(describe(ready));
         }
@@ -55,6 +60,7 @@ impl State {
         match self {
             State::Pending(_) => "pending",
             State::Rolling(_) => "rolling",
+            State::Paused(_) => "paused",
             State::Complete(_) => "online",
             State::Failed(_) => "errored",
         }
@@ -62,7 +68,11 @@ impl State {
 
     pub fn detail(&self) -> &str {
         match self {
-            State::Pending(d) | State::Rolling(d) | State::Complete(d) | State::Failed(d) => d,
+            State::Pending(d)
+            | State::Rolling(d)
+            | State::Paused(d)
+            | State::Complete(d)
+            | State::Failed(d) => d,
         }
     }
 }
@@ -134,7 +144,17 @@ mod tests {
             State::Rolling(_)
         ));
         let stalled = condition("Stalled", "True", "ProgressDeadlineExceeded", 2);
-        assert_eq!(State::of(&app(2, 2, vec![stalled])).word(), "errored");
+        assert_eq!(
+            State::of(&app(2, 2, vec![stalled.clone()])).word(),
+            "errored"
+        );
+        let paused = condition("Paused", "True", "RolloutPaused", 2);
+        assert_eq!(State::of(&app(2, 2, vec![paused.clone()])).word(), "paused");
+        assert_eq!(
+            State::of(&app(2, 2, vec![paused, stalled])).word(),
+            "errored",
+            "a failure shows through a pause"
+        );
         assert_eq!(
             State::of(&App::new("x", AppSpec::default())).word(),
             "pending"

@@ -83,6 +83,7 @@ fn print_state(name: &str, state: &State) {
     let what = match state {
         State::Pending(_) => "waiting",
         State::Rolling(_) => "rolling out",
+        State::Paused(_) => "paused",
         State::Complete(_) => "rollout complete",
         State::Failed(_) => "rollout failed",
     };
@@ -93,6 +94,6 @@ fn exit_code(state: &State) -> ExitCode {
     match state {
         State::Complete(_) => ExitCode::SUCCESS,
         State::Failed(_) => ExitCode::FAILURE,
-        State::Pending(_) | State::Rolling(_) => ExitCode::from(NOT_DONE),
+        State::Pending(_) | State::Rolling(_) | State::Paused(_) => ExitCode::from(NOT_DONE),
     }
 }

@@ -144,7 +144,7 @@ async fn apply_object(
             apply(target.leadership, &Api::namespaced(client, ns), &*p).await?;
             Ok(None)
         }
-        Object::LastGood(c) => {
+        Object::LastGood(c) | Object::Revision(c) => {
             apply(target.leadership, &Api::namespaced(client, ns), &*c).await?;
             Ok(None)
         }
@@ -189,7 +189,7 @@ async fn remove(target: &Target<'_>, delete: &Delete) -> Result<(), Error> {
         Kind::PodDisruptionBudget => {
             delete_object::<PodDisruptionBudget>(target, &Api::namespaced(client, ns), delete).await
         }
-        Kind::LastGood => {
+        Kind::LastGood | Kind::Revision => {
             delete_object::<ControllerRevision>(target, &Api::namespaced(client, ns), delete).await
         }
     }

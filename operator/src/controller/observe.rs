@@ -51,6 +51,12 @@ pub async fn observe(
             .await?
             .map(|p| p.metadata),
         last_good: read::<ControllerRevision>(ctx, namespace, &last_good::name(&name)).await?,
+        history_latest: match app.status.as_ref().and_then(|s| s.history.last()) {
+            Some(newest) => {
+                read::<ControllerRevision>(ctx, namespace, &newest.controller_revision).await?
+            }
+            None => None,
+        },
         instance_pods,
     };
     Ok(Some((app, observed)))

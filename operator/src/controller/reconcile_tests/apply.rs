@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// Where the ControllerRevision saving `app`'s spec lives.
+fn revision_path(app: &App) -> String {
+    format!(
+        "/apis/apps/v1/namespaces/shop/controllerrevisions/{}",
+        readyroll_core::history::object_name("web", &app.spec)
+    )
+}
+
 #[tokio::test]
 async fn applies_exactly_what_the_core_builds() {
     let h = harness(Vec::new());
@@ -18,6 +26,8 @@ async fn applies_exactly_what_the_core_builds() {
             (Method::PATCH, DEPLOYMENT.to_string()),
             (Method::PATCH, SERVICE.to_string()),
             (Method::PATCH, PDB.to_string()),
+            // The first revision's spec, saved for `readyroll rollback`.
+            (Method::PATCH, revision_path(&web)),
             (Method::POST, EVENTS.to_string()),
             (Method::PATCH, format!("{APP}/status")),
         ]
