@@ -1,17 +1,14 @@
 //! `readyroll::core::build` end to end, through the public API only: Apps
 //! written as users write them (YAML), the objects that come out.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::ObjectMeta;
 use readyroll::core::{
     build, max_restarts, next_cron_restart, resolve_instances, BuildOptions, Desired, SpecError,
     REVISION_ANNOTATION,
 };
 use readyroll::crd::{App, AppStatus};
+use readyroll_testkit::nodes::node;
 
 fn app(yaml: &str) -> App {
     let mut app: App = serde_yaml::from_str(yaml).expect("test App parses");
@@ -22,25 +19,6 @@ fn app(yaml: &str) -> App {
 fn opts() -> BuildOptions {
     BuildOptions {
         shim_image: "readyroll/readyroll:0.1.0".into(),
-    }
-}
-
-fn node(name: &str, cpu: &str) -> Node {
-    Node {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        spec: None,
-        status: Some(NodeStatus {
-            allocatable: Some(BTreeMap::from([("cpu".to_string(), Quantity(cpu.into()))])),
-            conditions: Some(vec![NodeCondition {
-                type_: "Ready".into(),
-                status: "True".into(),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        }),
     }
 }
 

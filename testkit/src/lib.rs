@@ -6,13 +6,16 @@
 //!   that are only close to valid ([`app::wild_app`]);
 //! - [`ecosystem`]: PM2 ecosystem files as JSON values, in every shape PM2
 //!   reads, with keys and values of every type;
-//! - [`text`]: those values written as JSON, JSON5 and YAML, and damaged.
+//! - [`text`]: those values written as JSON, JSON5 and YAML, and damaged;
+//! - [`nodes`]: fixed Nodes (allocatable CPU, labels, taints) for the core's
+//!   build tests, unit and public-API alike.
 //!
 //! A dev-dependency only: neither the operator nor the core links it.
 
 pub mod app;
 pub mod ecosystem;
 mod names;
+pub mod nodes;
 pub mod text;
 
 use proptest::strategy::{Strategy, ValueTree};

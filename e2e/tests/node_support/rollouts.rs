@@ -113,6 +113,16 @@ pub async fn roll_under_load(
     super::wait_serving(addr, &desired.version()).await;
 
     let load = Load::start(LoadConfig::new(addr)).must("start the load");
+    // The load's clock starts here: failure times are relative to it; this lines them up
+    // with the node's logs and the cluster's timestamps.
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    eprintln!(
+        "{}: load started at Unix time {:.3}",
+        workload.name,
+        epoch.as_secs_f64()
+    );
     tokio::time::sleep(QUIET).await;
     let mut results = Vec::new();
     for (i, step) in steps.iter().enumerate() {
