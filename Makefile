@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: demo test fuzz binaries cluster-up cluster-down crds test-chart install-operator uninstall-operator test-node test-pm2-canonical bench-report
+.PHONY: demo test fuzz binaries cluster-up cluster-down crds test-chart install-operator uninstall-operator test-node test-chaos test-pm2-canonical bench-report
 
 # Sets everything up and rolls the sample App on the local cluster, under traffic.
 demo:
@@ -65,6 +65,22 @@ test-node: install-operator
 	KUBECONFIG="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$KUBECONFIG")" \
 	  cargo test -p readyroll-e2e $(NODE_TESTS) -- --ignored --test-threads=1 \
 	    --skip $(PM2_CANONICAL) || status=$$?; \
+	e2e/install-operator.sh --uninstall; \
+	exit $$status
+
+# The chaos tier: faults in the middle of rollouts under load, on the real node (chaos.rs).
+# The operator runs as two replicas with short Leases, so that a takeover fits the budget.
+# Whatever a case stops (the API server, the kubelet) is started again by the case; the
+# restore afterwards repairs what a killed test binary could not, then the operator goes.
+# READYROLL_CHAOS_KILL_ROLLOUTS (default 6) and READYROLL_CHAOS_SEED tune the SIGKILL case.
+CHAOS_OPERATOR := --set replicas=2 --set leaderElection.leaseDurationSeconds=8 \
+  --set leaderElection.renewBeforeSeconds=5
+test-chaos:
+	e2e/install-operator.sh $(CHAOS_OPERATOR)
+	status=0; \
+	KUBECONFIG="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$KUBECONFIG")" \
+	  cargo test -p readyroll-e2e --test chaos -- --ignored --test-threads=1 || status=$$?; \
+	$(CLUSTER_SCRIPTS)/chaos.sh restore || status=$$?; \
 	e2e/install-operator.sh --uninstall; \
 	exit $$status
 

@@ -8,6 +8,10 @@
 #                  namespace per test; leader election between real processes
 #   5. node        the operator installed cluster-wide by Helm from its offline image;
 #                  real containers on a real kubelet under load (zero-downtime proof)
+#   5b. chaos      the same, two operator replicas: SIGKILLs, a leader killed, the API
+#                  server and the kubelet stopped, a Deployment deleted, foreign and
+#                  refused objects, each mid-rollout under load (no failed request, no App
+#                  stuck, no write without the Lease)
 #   6. release     Helm releases of the chart, each confined to its own namespace:
 #                  install, helm test, upgrade, uninstall, leader failover
 # The local cluster is started (or reused) before tier 4 and, when this run started it,
@@ -78,6 +82,9 @@ e2e_tests cluster_smoke controller leader_election operator_failover
 
 tier "node"
 make --no-print-directory test-node
+
+tier "chaos"
+make --no-print-directory test-chaos
 
 tier "release"
 e2e_tests chart_install
