@@ -255,7 +255,9 @@ fn lease_of(object: Option<&serde_json::Value>) -> Option<(String, Timestamp)> {
     let holder = spec.get("holderIdentity")?.as_str()?.to_owned();
     let renewed: Timestamp = spec.get("renewTime")?.as_str()?.parse().ok()?;
     let duration = spec.get("leaseDurationSeconds")?.as_i64()?;
-    let valid_until = renewed.checked_add(SignedDuration::from_secs(duration)).ok()?;
+    let valid_until = renewed
+        .checked_add(SignedDuration::from_secs(duration))
+        .ok()?;
     Some((holder, valid_until))
 }
 

@@ -126,7 +126,12 @@ async fn the_leader_sigkilled_mid_rollout_is_replaced_by_the_standby() {
     let case = Case::start("chaos_leader_killed", "chaos-leader").await;
     let (app, addr) = case.app("web", LONG_DEADLINE_S).await;
     let load = start_load(addr);
-    let leader = case.operator.lease_state().await.holder.expect("a Lease holder");
+    let leader = case
+        .operator
+        .lease_state()
+        .await
+        .holder
+        .expect("a Lease holder");
     let v2 = Release::good("v2");
     app.apply(&v2).await;
     app.wait_rolling(&v2, SETTLE_BOUND).await;
@@ -374,7 +379,10 @@ async fn a_foreign_service_and_deployment_of_the_same_name_stay_untouched() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let deployment_now = deployments.get("shop").await.must("Deployment");
     let service_now = services.get("shop").await.must("Service");
-    assert!(deployment_now.owner_references().is_empty(), "Deployment adopted");
+    assert!(
+        deployment_now.owner_references().is_empty(),
+        "Deployment adopted"
+    );
     assert!(service_now.owner_references().is_empty(), "Service adopted");
     assert_eq!(
         deployment_now.metadata.generation, their_deployment.metadata.generation,

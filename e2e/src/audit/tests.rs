@@ -38,7 +38,13 @@ fn audit(lines: &[String]) -> OperatorAudit {
 #[test]
 fn writes_of_the_holder_within_its_lease_are_allowed() {
     let a = audit(&[
-        lease_event("2026-01-01T00:00:00Z", "a", "a", "2026-01-01T00:00:00Z", 200),
+        lease_event(
+            "2026-01-01T00:00:00Z",
+            "a",
+            "a",
+            "2026-01-01T00:00:00Z",
+            200,
+        ),
         write_event("2026-01-01T00:00:05Z", "a"),
     ]);
     assert_eq!(a.writes.len(), 1);
@@ -49,11 +55,23 @@ fn writes_of_the_holder_within_its_lease_are_allowed() {
 fn a_write_by_the_standby_or_after_expiry_or_before_any_lease_is_a_violation() {
     let a = audit(&[
         write_event("2025-12-31T23:59:59Z", "a"),
-        lease_event("2026-01-01T00:00:00Z", "a", "a", "2026-01-01T00:00:00Z", 200),
+        lease_event(
+            "2026-01-01T00:00:00Z",
+            "a",
+            "a",
+            "2026-01-01T00:00:00Z",
+            200,
+        ),
         write_event("2026-01-01T00:00:01Z", "b"),
         write_event("2026-01-01T00:00:09Z", "a"),
         // A refused Lease write changes nothing.
-        lease_event("2026-01-01T00:00:10Z", "b", "b", "2026-01-01T00:00:10Z", 409),
+        lease_event(
+            "2026-01-01T00:00:10Z",
+            "b",
+            "b",
+            "2026-01-01T00:00:10Z",
+            409,
+        ),
         write_event("2026-01-01T00:00:11Z", "b"),
     ]);
     let pods: Vec<(String, bool)> = a
@@ -68,10 +86,28 @@ fn a_write_by_the_standby_or_after_expiry_or_before_any_lease_is_a_violation() {
 #[test]
 fn holder_changes_and_the_window_are_taken_from_the_lease_writes() {
     let a = audit(&[
-        lease_event("2026-01-01T00:00:00Z", "a", "a", "2026-01-01T00:00:00Z", 200),
-        lease_event("2026-01-01T00:00:04Z", "a", "a", "2026-01-01T00:00:04Z", 200),
+        lease_event(
+            "2026-01-01T00:00:00Z",
+            "a",
+            "a",
+            "2026-01-01T00:00:00Z",
+            200,
+        ),
+        lease_event(
+            "2026-01-01T00:00:04Z",
+            "a",
+            "a",
+            "2026-01-01T00:00:04Z",
+            200,
+        ),
         write_event("2026-01-01T00:00:05Z", "a"),
-        lease_event("2026-01-01T00:00:13Z", "b", "b", "2026-01-01T00:00:13Z", 200),
+        lease_event(
+            "2026-01-01T00:00:13Z",
+            "b",
+            "b",
+            "2026-01-01T00:00:13Z",
+            200,
+        ),
         write_event("2026-01-01T00:00:14Z", "b"),
     ])
     .since("2026-01-01T00:00:10Z".parse().expect("timestamp"));
@@ -87,7 +123,8 @@ fn holder_changes_and_the_window_are_taken_from_the_lease_writes() {
 fn other_users_and_stages_are_ignored() {
     let mut other = write_event("2026-01-01T00:00:05Z", "a");
     other = other.replace(NS, "elsewhere");
-    let received = write_event("2026-01-01T00:00:05Z", "a").replace("ResponseComplete", "ResponseStarted");
+    let received =
+        write_event("2026-01-01T00:00:05Z", "a").replace("ResponseComplete", "ResponseStarted");
     let a = audit(&[other, received]);
     assert!(a.writes.is_empty());
 }

@@ -168,9 +168,14 @@ fn faults_survived_are_one_table_before_the_details() {
     }];
     let text = render(&[record(), chaos]);
     let table = text.find("**Faults survived**").expect("a faults table");
-    assert!(table < text.find("### `chaos_kill`").expect("details"), "{text}");
     assert!(
-        text.contains("| `chaos_kill` | operator SIGKILLed | 6 | 12000 | 0 | 9.5 s | 120 / 0 | seed 7 |"),
+        table < text.find("### `chaos_kill`").expect("details"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "| `chaos_kill` | operator SIGKILLed | 6 | 12000 | 0 | 9.5 s | 120 / 0 | seed 7 |"
+        ),
         "{text}"
     );
     assert!(!render(&[record()]).contains("Faults survived"));

@@ -119,11 +119,19 @@ impl ChaosApp {
         wait_for(
             &self.apps,
             &self.name,
-            |a: Option<&App>| a.is_some_and(|a| condition_is(a, CONDITION_PROGRESSING, "False", "RolloutComplete") && condition_is(a, CONDITION_AVAILABLE, "True", "")),
+            |a: Option<&App>| {
+                a.is_some_and(|a| {
+                    condition_is(a, CONDITION_PROGRESSING, "False", "RolloutComplete")
+                        && condition_is(a, CONDITION_AVAILABLE, "True", "")
+                })
+            },
             timeout,
         )
         .await
-        .must(&format!("{} reports {} rolled out", self.name, release.version));
+        .must(&format!(
+            "{} reports {} rolled out",
+            self.name, release.version
+        ));
     }
 
     /// Waits until the failed release is rolled back: every pod runs `last_good` again and
@@ -166,7 +174,9 @@ impl ChaosApp {
             |a: Option<&App>| {
                 a.is_some_and(|a| {
                     condition_is(a, CONDITION_DEGRADED, "True", "")
-                        && a.status.as_ref().is_some_and(|s| s.failed_revision.is_some())
+                        && a.status
+                            .as_ref()
+                            .is_some_and(|s| s.failed_revision.is_some())
                 })
             },
             timeout,
