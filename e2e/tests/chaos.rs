@@ -5,8 +5,10 @@
 //! no replica wrote while it did not hold the leader Lease. Each case writes a record for
 //! the "faults survived" table of BENCHMARKS.md.
 //!
-//! The API server and kubelet cases stop components of the shared local cluster: a guard
-//! starts them again whatever happens, and `make test-chaos` checks the cluster afterwards.
+//! The cases run one at a time in the order of their names (`case_N_`), sharing one
+//! installed operator. The API server and kubelet cases stop components of the shared local
+//! cluster: a guard starts them again whatever happens, and `make test-chaos` checks the
+//! cluster afterwards.
 mod chaos_support;
 mod node_support;
 
@@ -44,7 +46,7 @@ const OUTAGE_CPU_BOUND: Duration = Duration::from_secs(3);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real node and the operator installed by make test-chaos"]
-async fn every_replica_sigkilled_at_random_moments_of_rollouts_and_rollbacks() {
+async fn case_1_every_replica_sigkilled_at_random_moments_of_rollouts_and_rollbacks() {
     let case = Case::start("chaos_operator_sigkill", "chaos-kill").await;
     let mut random = Random::from_env("operator SIGKILL");
     let rollouts = std::env::var(KILL_ROLLOUTS_ENV)
@@ -122,7 +124,7 @@ async fn every_replica_sigkilled_at_random_moments_of_rollouts_and_rollbacks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real node and the operator installed by make test-chaos"]
-async fn the_leader_sigkilled_mid_rollout_is_replaced_by_the_standby() {
+async fn case_2_the_leader_sigkilled_mid_rollout_is_replaced_by_the_standby() {
     let case = Case::start("chaos_leader_killed", "chaos-leader").await;
     let (app, addr) = case.app("web", LONG_DEADLINE_S).await;
     let load = start_load(addr);
@@ -169,7 +171,7 @@ async fn the_leader_sigkilled_mid_rollout_is_replaced_by_the_standby() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real node and the operator installed by make test-chaos"]
-async fn the_api_server_stopped_for_30_s_mid_rollout() {
+async fn case_7_the_api_server_stopped_for_30_s_mid_rollout() {
     let case = Case::start("chaos_apiserver_outage", "chaos-apiserver").await;
     let (app, addr) = case.app("web", LONG_DEADLINE_S).await;
     let load = start_load(addr);
@@ -221,7 +223,7 @@ async fn the_api_server_stopped_for_30_s_mid_rollout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real node and the operator installed by make test-chaos"]
-async fn the_kubelet_restarted_mid_rollout() {
+async fn case_3_the_kubelet_restarted_mid_rollout() {
     let case = Case::start("chaos_kubelet_restart", "chaos-kubelet").await;
     let (app, addr) = case.app("web", LONG_DEADLINE_S).await;
     let load = start_load(addr);
@@ -256,7 +258,7 @@ async fn the_kubelet_restarted_mid_rollout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real node and the operator installed by make test-chaos"]
-async fn the_deployment_deleted_by_hand_mid_rollout() {
+async fn case_4_the_deployment_deleted_by_hand_mid_rollout() {
     let case = Case::start("chaos_deployment_deleted", "chaos-deleted").await;
     let (app, addr) = case.app("web", LONG_DEADLINE_S).await;
     let load = start_load(addr);
@@ -300,7 +302,7 @@ async fn the_deployment_deleted_by_hand_mid_rollout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real node and the operator installed by make test-chaos"]
-async fn a_foreign_service_and_deployment_of_the_same_name_stay_untouched() {
+async fn case_5_a_foreign_service_and_deployment_of_the_same_name_stay_untouched() {
     let case = Case::start("chaos_foreign_objects", "chaos-foreign").await;
     let (node_port, addr) = case.env.node_port().await;
     let deployments: Api<Deployment> = case.env.ns.api();
@@ -413,7 +415,7 @@ async fn a_foreign_service_and_deployment_of_the_same_name_stay_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real node and the operator installed by make test-chaos"]
-async fn an_app_whose_deployment_is_refused_leaves_the_others_unaffected() {
+async fn case_6_an_app_whose_deployment_is_refused_leaves_the_others_unaffected() {
     let case = Case::start("chaos_deployment_refused", "chaos-refused").await;
     let (steady, addr) = case.app("steady", LONG_DEADLINE_S).await;
     let load = start_load(addr);
