@@ -139,6 +139,9 @@ async fn case_2_the_leader_sigkilled_mid_rollout_is_replaced_by_the_standby() {
     app.wait_rolling(&v2, SETTLE_BOUND).await;
     Operator::sigkill(&case.operator.pod(&leader).await);
     let killed = Instant::now();
+    // Its pod goes too, as with a lost node: the kubelet would otherwise restart the
+    // process within about 10 s, and a restarted leader keeps its Lease (same identity).
+    case.operator.replace(&leader).await;
     let successor = case.operator.wait_new_holder(&leader, SETTLE_BOUND).await;
     let takeover = killed.elapsed();
     app.wait_settled(&v2, SETTLE_BOUND).await;
@@ -147,7 +150,6 @@ async fn case_2_the_leader_sigkilled_mid_rollout_is_replaced_by_the_standby() {
     let v3 = Release::good("v3");
     app.apply(&v3).await;
     app.wait_settled(&v3, SETTLE_BOUND).await;
-    case.operator.replace(&leader).await;
     case.finish(
         load,
         Outcome {

@@ -42,16 +42,21 @@ pub struct Outage {
 }
 
 impl Outage {
-    /// Stops `component` (`kube-apiserver` or `kubelet`).
+    /// Stops `component` (`kube-apiserver` or `kubelet`); the outage counts from when it
+    /// has stopped.
     pub fn begin(component: &'static str) -> Outage {
         // The guard exists before the stop, so a stop that fails half-way is repaired too.
-        let outage = Outage {
+        let mut outage = Outage {
             component,
             began: Instant::now(),
             ended: false,
         };
         run(&["stop", component]).unwrap_or_else(|e| panic!("{e}"));
-        eprintln!("chaos: {component} stopped");
+        eprintln!(
+            "chaos: {component} stopped (took {:.1} s)",
+            outage.began.elapsed().as_secs_f64()
+        );
+        outage.began = Instant::now();
         outage
     }
 
@@ -60,12 +65,13 @@ impl Outage {
     pub fn end(mut self) -> Duration {
         self.ended = true;
         let down = self.began.elapsed();
+        let restart = Instant::now();
         run(&["start", self.component]).unwrap_or_else(|e| panic!("{e}"));
         eprintln!(
-            "chaos: {} back after {:.1} s (ready {:.1} s after the restart began)",
+            "chaos: {} was down {:.1} s, ready {:.1} s after its start",
             self.component,
-            self.began.elapsed().as_secs_f64(),
-            (self.began.elapsed() - down).as_secs_f64()
+            down.as_secs_f64(),
+            restart.elapsed().as_secs_f64()
         );
         down
     }
