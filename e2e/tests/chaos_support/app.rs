@@ -1,7 +1,7 @@
 //! The App the chaos cases roll: two test servers with a short start and the default
 //! drain, whose releases differ in the `VERSION` they report; a release can also be one
 //! that never becomes ready (the operator rolls it back to the last good one).
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::{
@@ -105,8 +105,10 @@ impl ChaosApp {
             .must(&format!("apply App {} {}", self.name, release.version));
     }
 
-    /// Waits until every pod runs `release` and the App reports the rollout complete.
+    /// Waits until every pod runs `release` and the App reports the rollout complete, both
+    /// within `timeout`.
     pub async fn wait_settled(&self, release: &Release, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
         let version = release.version.clone();
         wait_for(
             &self.deployments,
@@ -125,7 +127,7 @@ impl ChaosApp {
                         && condition_is(a, CONDITION_AVAILABLE, "True", "")
                 })
             },
-            timeout,
+            deadline.saturating_duration_since(Instant::now()),
         )
         .await
         .must(&format!(
@@ -137,6 +139,7 @@ impl ChaosApp {
     /// Waits until the failed release is rolled back: every pod runs `last_good` again and
     /// the App says so.
     pub async fn wait_rolled_back(&self, last_good: &Release, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
         let version = last_good.version.clone();
         wait_for(
             &self.deployments,
@@ -159,7 +162,7 @@ impl ChaosApp {
                         && s.current_revision == s.last_good_revision
                 })
             },
-            timeout,
+            deadline.saturating_duration_since(Instant::now()),
         )
         .await
         .must(&format!("{} reports the rollback", self.name));
