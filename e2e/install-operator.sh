@@ -4,9 +4,10 @@
 # into the real node's containerd) and `helm upgrade --install` of charts/readyroll.
 # The real-node tests (`make test-node`) need it; they never run a controller themselves.
 #
-# Usage: install-operator.sh [--uninstall]
+# Usage: install-operator.sh [--uninstall | HELM_ARG...]
 #   --uninstall   remove the release instead (the CRD and Apps stay, as with any
 #                 `helm uninstall` of the chart); the other tiers run their own controllers
+#   HELM_ARG...   further values for `helm upgrade --install`, e.g. `--set replicas=2`
 # Environment:
 #   READYROLL_RELEASE      Helm release name (default readyroll)
 #   READYROLL_NAMESPACE    namespace of the operator (default readyroll-system)
@@ -63,6 +64,7 @@ main() {
     --set "image.tag=$IMAGE_TAG" \
     --set image.pullPolicy=Never \
     --set-string "podAnnotations.readyroll\.dev/binaries=$fingerprint" \
+    "$@" \
     --wait --timeout 5m >&2
   kubectl -n "$NAMESPACE" rollout status "deployment/$RELEASE" --timeout=3m >&2
   log "operator $IMAGE_REPOSITORY:$IMAGE_TAG ($fingerprint) installed in $(elapsed "$started")"
@@ -79,7 +81,7 @@ uninstall() {
 }
 
 case "${1:-}" in
-  "") main ;;
   --uninstall) uninstall ;;
+  "" | --set | --set-string | --values) main "$@" ;;
   *) die "unknown argument '$1' (see the usage at the top of $0)" ;;
 esac

@@ -9,6 +9,11 @@
 #                  cluster_smoke and controller again on the newest supported Kubernetes
 #   5. node        the operator installed cluster-wide by Helm from its offline image;
 #                  real containers on a real kubelet under load (zero-downtime proof)
+#   5b. chaos      the same, two operator replicas: SIGKILLs, a leader killed, the kubelet
+#                  restarted, a Deployment deleted, foreign and refused objects, each
+#                  mid-rollout under load (no failed request, no App stuck, no write
+#                  without the Lease); the API outage case runs on its own for now
+#                  (make test-chaos-api-outage, see the Makefile)
 #   6. release     Helm releases of the chart, each confined to its own namespace:
 #                  install, helm test, upgrade, uninstall, leader failover
 # The local cluster is started (or reused) before tier 4 and, when this run started it,
@@ -82,6 +87,9 @@ scripts/test-versions.sh
 
 tier "node"
 make --no-print-directory test-node
+
+tier "chaos"
+make --no-print-directory test-chaos
 
 tier "release"
 e2e_tests chart_install

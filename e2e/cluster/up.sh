@@ -60,6 +60,14 @@ main() {
   mkdir -p "$LOG_DIR" "$RUN_DIR"
   if control_plane_healthy; then
     log "reusing the running control plane (started $(cat "$RUN_DIR/started-at" 2>/dev/null || echo '?'))"
+    if ! apiserver_config_current; then
+      # Started by an older version of control-plane.sh (other flags or audit policy).
+      log "kube-apiserver runs with other flags or audit policy; restarting it"
+      stop_daemon kube-apiserver
+      start_apiserver
+      wait_until 120 "kube-apiserver ready" apiserver_ready ||
+        fail_with_log kube-apiserver "kube-apiserver is not ready"
+    fi
   else
     start_control_plane
   fi

@@ -40,6 +40,9 @@ pub struct BenchRecord {
     pub test_duration_ms: u64,
     pub scenarios: Vec<Scenario>,
     pub measurements: Vec<Measurement>,
+    /// The faults the chaos tier put the operator through, one per case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultRecord>,
 }
 
 /// What the numbers were measured on.
@@ -148,6 +151,25 @@ pub struct RolloutRecord {
     pub old_pods_gone_ms: u64,
     /// Requests sent from the change until the old pods were gone.
     pub tally: Tally,
+}
+
+/// One fault survived under load (the chaos tier): what was done, how many rollouts ran
+/// through it, what the clients saw and how long until every App had settled again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultRecord {
+    pub scenario: String,
+    pub rollouts: usize,
+    pub requests: u64,
+    pub failed: u64,
+    /// From the end of the fault (the last kill, the component back) until every App had
+    /// settled on its desired or last good revision; the longest when faults repeat.
+    pub recovery_ms: u64,
+    /// Writes the API server received from operator replicas while the test ran, and
+    /// those made without holding the leader Lease (must be 0).
+    pub operator_writes: usize,
+    pub writes_without_lease: usize,
+    pub detail: String,
 }
 
 /// A single timing, e.g. how long a pod took to go after deletion.

@@ -147,9 +147,23 @@ YAML
 
 # kube-proxy in iptables mode; NodePorts only on 127.0.0.1 so nothing is exposed on the
 # host's real interfaces. Conntrack settings 0 = leave the host's values alone.
+# A running kube-proxy exits as soon as its configuration file is written to, so a rerun of
+# node-up.sh replaces the file only when its content changes (and then restarts it).
 write_kube_proxy_config() {
+  local config="$KUBE_PROXY_DIR/config.yaml"
   mkdir -p "$KUBE_PROXY_DIR"
-  cat >"$KUBE_PROXY_DIR/config.yaml" <<YAML
+  kube_proxy_config >"$config.new"
+  if cmp -s "$config.new" "$config"; then
+    rm -f "$config.new"
+    return
+  fi
+  mv "$config.new" "$config"
+  # A kube-proxy that read the old file is on its way out; start_kube_proxy starts anew.
+  stop_daemon kube-proxy
+}
+
+kube_proxy_config() {
+  cat <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:

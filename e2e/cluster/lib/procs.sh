@@ -31,6 +31,20 @@ daemon_pid() {
 
 daemon_running() { daemon_pid "$1" >/dev/null; }
 
+# close_inherited_fds: closes every descriptor above stderr in the current (sub)shell. A
+# daemon must not keep what its starter had open: a lock taken around up.sh with
+# `flock FILE up.sh` (fd 3) or take_cluster_lock's fd 9 would stay held for as long as the
+# daemon runs, and everyone waiting for that lock would wait forever.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd="${fd##*/}"
+    if ((fd > 2)); then
+      eval "exec $fd>&-" 2>/dev/null || true
+    fi
+  done
+}
+
 # start_daemon NAME BINARY ARG...: starts BINARY in the background, logging to $LOG_DIR/NAME.log.
 start_daemon() {
   local name="$1" binary="$2"
@@ -40,7 +54,10 @@ start_daemon() {
   local log_file="$LOG_DIR/$name.log"
   printf '\n===== %s starting %s\n' "$(date -u +%FT%TZ)" "$name" >>"$log_file"
   readlink -f "$binary" >"$RUN_DIR/$name.exe"
-  setsid "$binary" "$@" </dev/null >>"$log_file" 2>&1 9>&- &
+  (
+    close_inherited_fds
+    exec setsid "$binary" "$@" </dev/null >>"$log_file" 2>&1
+  ) &
   echo $! >"$(pid_file "$name")"
   log "started $name (pid $!, log $log_file)"
 }

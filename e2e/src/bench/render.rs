@@ -20,6 +20,7 @@ pub fn render(records: &[BenchRecord]) -> String {
     });
     let mut out = String::new();
     summary(&mut out, &ordered);
+    faults(&mut out, &ordered);
     for record in ordered {
         details(&mut out, record);
     }
@@ -47,6 +48,36 @@ fn summary(out: &mut String, records: &[&BenchRecord]) {
                 s.total.retried,
                 median_max(&settled),
                 median_max(&gone),
+            );
+        }
+    }
+    out.push('\n');
+}
+
+/// The chaos tier's cases: each fault, what the clients saw and how long recovery took.
+fn faults(out: &mut String, records: &[&BenchRecord]) {
+    if records.iter().all(|r| r.faults.is_empty()) {
+        return;
+    }
+    out.push_str(
+        "**Faults survived** (chaos tier, under continuous load):\n\n\
+         | test | fault | rollouts | requests | failed | recovery | operator writes / without the Lease | detail |\n\
+         |---|---|---:|---:|---:|---:|---:|---|\n",
+    );
+    for r in records {
+        for f in &r.faults {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {:.1} s | {} / {} | {} |",
+                r.test,
+                f.scenario,
+                f.rollouts,
+                f.requests,
+                f.failed,
+                f.recovery_ms as f64 / 1000.0,
+                f.operator_writes,
+                f.writes_without_lease,
+                f.detail,
             );
         }
     }

@@ -69,6 +69,7 @@ fn record() -> BenchRecord {
             measured_ms: 12_345,
             detail: "SIGKILL".to_owned(),
         }],
+        faults: Vec::new(),
     }
 }
 
@@ -148,4 +149,34 @@ fn headline_tests_come_first_and_scenarios_without_rollouts_have_no_table() {
     assert!(first < second, "{text}");
     let failures_part = &text[second..];
     assert!(!failures_part.contains("| # | change |"), "{failures_part}");
+}
+
+#[test]
+fn faults_survived_are_one_table_before_the_details() {
+    let mut chaos = record();
+    chaos.test = "chaos_kill".to_owned();
+    chaos.scenarios.clear();
+    chaos.faults = vec![FaultRecord {
+        scenario: "operator SIGKILLed".to_owned(),
+        rollouts: 6,
+        requests: 12_000,
+        failed: 0,
+        recovery_ms: 9_500,
+        operator_writes: 120,
+        writes_without_lease: 0,
+        detail: "seed 7".to_owned(),
+    }];
+    let text = render(&[record(), chaos]);
+    let table = text.find("**Faults survived**").expect("a faults table");
+    assert!(
+        table < text.find("### `chaos_kill`").expect("details"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "| `chaos_kill` | operator SIGKILLed | 6 | 12000 | 0 | 9.5 s | 120 / 0 | seed 7 |"
+        ),
+        "{text}"
+    );
+    assert!(!render(&[record()]).contains("Faults survived"));
 }

@@ -16,7 +16,7 @@ use std::{
 
 use k8s_openapi::api::core::v1::{Node, ServiceAccount};
 use readyroll_e2e::{
-    bench::{self, BenchRecord, Environment, Measurement, Scenario},
+    bench::{self, BenchRecord, Environment, FaultRecord, Measurement, Scenario},
     in_cluster::{require_operator, wait_for_workload_node, InstalledOperator},
     load::{self, Answer},
     node_ports::{claim_node_port, node_port_addr},
@@ -111,6 +111,28 @@ impl NodeEnv {
         scenarios: Vec<Scenario>,
         measurements: Vec<Measurement>,
     ) {
+        self.write_record(test, scenarios, measurements, Vec::new())
+            .await;
+    }
+
+    /// Writes a chaos case's record: the fault survived and its measurements.
+    pub async fn record_fault(
+        &self,
+        test: &str,
+        fault: FaultRecord,
+        measurements: Vec<Measurement>,
+    ) {
+        self.write_record(test, Vec::new(), measurements, vec![fault])
+            .await;
+    }
+
+    async fn write_record(
+        &self,
+        test: &str,
+        scenarios: Vec<Scenario>,
+        measurements: Vec<Measurement>,
+        faults: Vec<FaultRecord>,
+    ) {
         let record = BenchRecord {
             test: test.to_owned(),
             recorded_at: BenchRecord::now_rfc3339(),
@@ -118,6 +140,7 @@ impl NodeEnv {
             test_duration_ms: bench::millis(self.started.elapsed()),
             scenarios,
             measurements,
+            faults,
         };
         let dir = bench::results_dir(env!("CARGO_TARGET_TMPDIR"));
         let path = record.write(&dir).must("write the benchmark record");
