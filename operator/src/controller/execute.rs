@@ -20,9 +20,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::context::Context;
 use super::error::Error;
 use super::events;
 use super::instance_pods;
+use super::written::WrittenVersions;
 use crate::leader::Leadership;
 
 /// The field manager readyroll applies as.
@@ -37,6 +39,33 @@ pub struct Target<'a> {
     pub name: &'a str,
     /// The App, for its Events.
     pub reference: ObjectReference,
+    /// Where the status writer records the version it produced.
+    pub written: &'a WrittenVersions,
+}
+
+impl<'a> Target<'a> {
+    /// The writes of one reconcile of App `namespace/name`.
+    pub fn of(
+        ctx: &'a Context,
+        namespace: &'a str,
+        name: &'a str,
+        reference: ObjectReference,
+    ) -> Self {
+        Target {
+            client: &ctx.client,
+            leadership: &ctx.leadership,
+            recorder: ctx.recorder(),
+            namespace,
+            name,
+            reference,
+            written: &ctx.written,
+        }
+    }
+
+    /// `namespace/name`, the App's key.
+    fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
 }
 
 /// Runs the plan's steps in order. Returns whether pods are being replaced
@@ -225,9 +254,21 @@ pub async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<(),
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let name = target.name;
     match api.patch_status(name, &params, &Patch::Apply(&body)).await {
-        Ok(_) => Ok(()),
+        Ok(written) => {
+            match written.metadata.resource_version {
+                Some(version) => target.written.record(&target.key(), version),
+                None => target.written.forget(&target.key()),
+            }
+            Ok(())
+        }
         // Deleted while this reconcile ran: there is no status left to write.
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(e) => Err(Error::api(format!("writing status of App {name}"))(e)),
+        Err(kube::Error::Api(status)) if status.code == 404 => {
+            target.written.forget(&target.key());
+            Ok(())
+        }
+        Err(e) => {
+            target.written.forget(&target.key());
+            Err(Error::api(format!("writing status of App {name}"))(e))
+        }
     }
 }

@@ -70,14 +70,7 @@ async fn reconcile_app(cached: &App, ctx: &Context) -> Result<(Action, bool), Er
     record(ctx, &plan);
     let action = action_of(&plan.requeue);
     let name = app.name_any();
-    let target = Target {
-        client: &ctx.client,
-        leadership: &ctx.leadership,
-        recorder: ctx.recorder(),
-        namespace: &namespace,
-        name: &name,
-        reference: app.object_ref(&()),
-    };
+    let target = Target::of(ctx, &namespace, &name, app.object_ref(&()));
     let rolling = execute(&target, plan).await?;
     Ok((action, rolling))
 }
