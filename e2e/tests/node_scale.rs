@@ -167,9 +167,12 @@ async fn apps_converge_edit_idle_and_restart_beside_plain_deployments() {
     let record = ScaleRecord {
         controller: "readyroll".to_owned(),
         objects: n,
+        build: std::env::var("READYROLL_SCALE_OPERATOR_BUILD").unwrap_or_default(),
         recorded_at: readyroll_e2e::bench::BenchRecord::now_rfc3339(),
         test_duration_ms: millis(started.elapsed()),
-        environment: world.environment(&client, operator.image.clone()).await,
+        environment: world
+            .environment(&client, operator_build(&client, &operator).await)
+            .await,
         plain,
         controlled,
         restart: Some(restart),
@@ -189,6 +192,24 @@ async fn apps_converge_edit_idle_and_restart_beside_plain_deployments() {
         )))
         .must("write the scale record");
     eprintln!("scale: record written to {}", path.display());
+}
+
+/// The operator's image and the fingerprint of its binaries (install-operator.sh's pod
+/// annotation).
+async fn operator_build(client: &kube::Client, operator: &InstalledOperator) -> String {
+    let deployment = Api::<Deployment>::namespaced(client.clone(), &operator.namespace)
+        .get(&operator.deployment)
+        .await
+        .must("the operator's Deployment");
+    let fingerprint = deployment
+        .spec
+        .and_then(|s| s.template.metadata)
+        .and_then(|m| m.annotations)
+        .and_then(|a| a.get("readyroll.dev/binaries").cloned());
+    match fingerprint {
+        Some(f) => format!("{}, binaries {f}", operator.image),
+        None => operator.image.clone(),
+    }
 }
 
 /// The operator's running, ready pod (not the one with `old_uid`).

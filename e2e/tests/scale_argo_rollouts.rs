@@ -187,6 +187,7 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
     let record = ScaleRecord {
         controller: "argo-rollouts".to_owned(),
         objects: n,
+        build: String::new(),
         recorded_at: BenchRecord::now_rfc3339(),
         test_duration_ms: readyroll_e2e::bench::millis(started.elapsed()),
         environment: world

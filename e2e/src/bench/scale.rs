@@ -24,6 +24,10 @@ pub struct ScaleRecord {
     pub controller: String,
     /// Apps (or Rollouts), and as many plain Deployments.
     pub objects: usize,
+    /// Which build of the controller, when builds are compared (readyroll's: the commit
+    /// its operator was built from); empty otherwise.
+    #[serde(default)]
+    pub build: String,
     pub recorded_at: String,
     pub test_duration_ms: u64,
     pub environment: ScaleEnvironment,
@@ -112,7 +116,14 @@ pub struct Idle {
 
 impl ScaleRecord {
     fn file_name(&self) -> String {
-        format!("{}-{:05}.json", self.controller, self.objects)
+        if self.build.is_empty() {
+            format!("{}-{:05}.json", self.controller, self.objects)
+        } else {
+            format!(
+                "{}-{:05}-{}.json",
+                self.controller, self.objects, self.build
+            )
+        }
     }
 
     /// Writes `<dir>/scale/<controller>-<objects>.json`, replacing an older one.
@@ -156,8 +167,25 @@ impl ScaleRecord {
                 serde_json::from_str(&text).map_err(|source| BenchError::Parse { path, source })?;
             records.push(record);
         }
-        records.sort_by(|a, b| (a.objects, &a.controller).cmp(&(b.objects, &b.controller)));
+        records.sort_by(|a, b| {
+            (a.objects, &a.controller, &a.recorded_at).cmp(&(
+                b.objects,
+                &b.controller,
+                &b.recorded_at,
+            ))
+        });
         Ok(records)
+    }
+}
+
+impl ScaleRecord {
+    /// The controller, with its build when builds are compared.
+    pub fn controller_name(&self) -> String {
+        if self.build.is_empty() {
+            self.controller.clone()
+        } else {
+            format!("{} `{}`", self.controller, self.build)
+        }
     }
 }
 
@@ -205,7 +233,7 @@ pub fn render_scale(records: &[ScaleRecord]) -> String {
             out,
             "| {} | {} | {} | {} | {ratio:.2}× | {cpu:.1} s ({:.0} ms) | {} / {} | {:.1} | {restart} | {} | {} | {idle_per_minute} |",
             r.objects,
-            r.controller,
+            r.controller_name(),
             secs(r.controlled.available_ms),
             secs(r.plain.available_ms),
             cpu * 1000.0 / n,
@@ -225,7 +253,7 @@ pub fn render_scale(records: &[ScaleRecord]) -> String {
 
 fn details(out: &mut String, r: &ScaleRecord) {
     let e = &r.environment;
-    let _ = writeln!(out, "### {} × {}\n", r.controller, r.objects);
+    let _ = writeln!(out, "### {} × {}\n", r.controller_name(), r.objects);
     let _ = writeln!(
         out,
         "Recorded {} in {:.1} min from readyroll `{}`; controller build `{}`. Kubernetes {}, {} CPUs; kube-controller-manager client {}. Machine: {}.\n",
