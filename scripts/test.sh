@@ -7,7 +7,9 @@
 #   4. api         a real API server with kwok nodes: controllers run in-process, one
 #                  namespace per test; leader election between real processes
 #   5. node        the operator installed cluster-wide by Helm from its offline image;
-#                  real containers on a real kubelet under load (zero-downtime proof)
+#                  real containers on a real kubelet under load (zero-downtime proof);
+#                  the scale benchmark's harness at 50 Apps on kwok nodes (make bench-scale
+#                  runs it at thousands)
 #   6. release     Helm releases of the chart, each confined to its own namespace:
 #                  install, helm test, upgrade, uninstall, leader failover
 # The local cluster is started (or reused) before tier 4 and, when this run started it,
