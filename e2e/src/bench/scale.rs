@@ -359,3 +359,91 @@ pub fn replace_scale(document: &str, generated: &str, path: &Path) -> Result<Str
         &document[end..]
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(controller: &str, build: &str) -> ScaleRecord {
+        ScaleRecord {
+            controller: controller.into(),
+            objects: 500,
+            build: build.into(),
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+            test_duration_ms: 60_000,
+            environment: ScaleEnvironment::default(),
+            plain: Convergence {
+                create_ms: 5_000,
+                available_ms: 20_000,
+                requests: Requests {
+                    by_verb_resource: BTreeMap::from([("POST pods".into(), 500.0)]),
+                    ..Requests::default()
+                },
+                ..Convergence::default()
+            },
+            controlled: Convergence {
+                create_ms: 6_000,
+                available_ms: 30_000,
+                controller_cpu_seconds: Some(10.0),
+                requests: Requests {
+                    by_verb_resource: BTreeMap::from([
+                        ("POST pods".into(), 500.0),
+                        ("GET apps.readyroll.dev".into(), 1500.0),
+                    ]),
+                    controller: 2500.0,
+                    ..Requests::default()
+                },
+                ..Convergence::default()
+            },
+            restart: None,
+            edit: Percentiles::of(&[std::time::Duration::from_millis(40)]),
+            edit_floor: None,
+            memory: Memory {
+                peak_rss_bytes: 64 << 20,
+                settled_rss_bytes: 32 << 20,
+            },
+            idle: Idle {
+                window_ms: 30_000,
+                controller_cpu_seconds: 0.05,
+                controller_requests: 0.0,
+            },
+        }
+    }
+
+    #[test]
+    fn the_headline_row_has_the_ratio_and_per_object_costs() {
+        let out = render_scale(&[record("readyroll", "abc1234")]);
+        assert!(
+            out.contains("| 500 | readyroll `abc1234` | 30.0 s | 20.0 s | 1.50× | 10.0 s (20 ms) | 64 MiB / 32 MiB | 5.0 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| `GET apps.readyroll.dev` | 3.00 | 0.00 |"),
+            "{out}"
+        );
+        assert!(out.contains("0.10 s |\n"), "idle CPU per minute: {out}");
+    }
+
+    #[test]
+    fn records_of_two_builds_get_two_files() {
+        assert_ne!(
+            record("readyroll", "a").file_name(),
+            record("readyroll", "b").file_name()
+        );
+        assert_eq!(
+            record("argo-rollouts", "").file_name(),
+            "argo-rollouts-00500.json"
+        );
+    }
+
+    #[test]
+    fn only_the_scale_section_is_replaced() {
+        let doc = format!("a\n{SCALE_BEGIN_MARKER}\nold\n{SCALE_END_MARKER}\nb\n");
+        let out = replace_scale(&doc, "new\n", Path::new("B.md")).unwrap();
+        assert_eq!(
+            out,
+            format!("a\n{SCALE_BEGIN_MARKER}\n\nnew\n{SCALE_END_MARKER}\nb\n")
+        );
+        assert!(replace_scale("no markers", "x", Path::new("B.md")).is_err());
+    }
+}
