@@ -140,6 +140,8 @@ async fn apps_converge_edit_idle_and_restart_beside_plain_deployments() {
     .await;
     eprintln!("scale: edit → Deployment {edit:?}; write + watch floor {edit_floor:?}");
     let peak_before_restart = process.sample().must("operator stats").peak_rss_bytes;
+    // The edits roll pods: the restart is measured once they are done.
+    wait_idle(&client, Duration::from_secs(600)).await;
 
     // Restart with N Apps present, until every App was reconciled and the operator idle.
     let restart = {

@@ -166,6 +166,8 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
     .await;
     eprintln!("scale: edit → ReplicaSet {edit:?}; write + watch floor {edit_floor:?}");
     let peak_rss_bytes = controller.sample().peak_rss_bytes;
+    // The edits roll pods: the restart is measured once they are done.
+    controller.wait_idle().await;
 
     let restart = {
         let before = ApiRequests::read(&client).await.must("metrics");
