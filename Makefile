@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: demo test fuzz binaries cluster-up cluster-down crds test-chart test-versions install-operator uninstall-operator test-node test-chaos test-chaos-api-outage chaos-cases test-pm2-canonical bench-report
+.PHONY: demo test fuzz binaries cluster-up cluster-down crds test-chart test-versions install-operator uninstall-operator test-node test-chaos test-chaos-api-outage chaos-cases test-pm2-canonical bench-report bench-scale
 
 # Sets everything up and rolls the sample App on the local cluster, under traffic.
 demo:
@@ -117,7 +117,37 @@ test-pm2-canonical: install-operator
 	e2e/install-operator.sh --uninstall; \
 	exit $$status
 
-# Rewrites the generated section of BENCHMARKS.md from the records of the last node-tier run.
+# The scale benchmark (e2e/tests/node_scale.rs; the node tier runs it small): for each N of
+# SCALE_APPS, N one-instance Apps on kwok nodes beside N plain Deployments, with the
+# operator installed by the chart, then the same for N Argo Rollouts `Rollout`s with its
+# controller (pinned in e2e/versions.env, built here) as a local process
+# (e2e/tests/scale_argo_rollouts.rs); then the scale section of BENCHMARKS.md is
+# rewritten. Hours at 10,000 on two CPUs, so not part of `make test`.
+SCALE_APPS ?= 500 2000 10000
+SCALE_EDITS ?= 200
+SCALE_IDLE_SECONDS ?= 300
+SCALE_TESTS ?= node_scale scale_argo_rollouts
+bench-scale: install-operator
+	$(CLUSTER_SCRIPTS)/build-binaries.sh argo-rollouts
+	status=0; \
+	for n in $(SCALE_APPS); do \
+	  for t in $(SCALE_TESTS); do \
+	    READYROLL_SCALE_APPS=$$n READYROLL_SCALE_EDITS=$(SCALE_EDITS) \
+	    READYROLL_SCALE_IDLE_SECONDS=$(SCALE_IDLE_SECONDS) \
+	    KUBECONFIG="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$KUBECONFIG")" \
+	    ARGO_ROLLOUTS_BIN="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$ARGO_ROLLOUTS_BIN")" \
+	    ARGO_ROLLOUTS_VERSION="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$ARGO_ROLLOUTS_VERSION")" \
+	    GOMODCACHE="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$CACHE/go/mod")" \
+	      cargo test -p readyroll-e2e --test $$t -- --ignored --nocapture \
+	      || { status=$$?; break 2; }; \
+	  done; \
+	done; \
+	e2e/install-operator.sh --uninstall; \
+	[[ $$status == 0 ]] && $(MAKE) --no-print-directory bench-report; \
+	exit $$status
+
+# Rewrites the generated sections of BENCHMARKS.md from the records of the last node-tier run
+# and of the last scale benchmark.
 bench-report:
 	results="$${READYROLL_BENCH_DIR:-$$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/tmp/readyroll-bench}"; \
 	cargo run -q -p readyroll-e2e --bin bench-report -- --results "$$results" --update BENCHMARKS.md

@@ -11,6 +11,8 @@
 # Environment:
 #   READYROLL_RELEASE      Helm release name (default readyroll)
 #   READYROLL_NAMESPACE    namespace of the operator (default readyroll-system)
+#   READYROLL_OPERATOR_BINARY  install this static operator binary instead of building one
+#                          (e.g. to compare two builds in the scale benchmark)
 # Rerunning it with changed code rolls the operator to the new binaries.
 set -euo pipefail
 
@@ -46,7 +48,13 @@ main() {
   command -v helm >/dev/null || die "helm is missing; run make binaries"
   kubectl get --raw /readyz >/dev/null 2>&1 || die "the local cluster is not running; run make cluster-up"
 
-  operator="$(build_operator)"
+  operator="${READYROLL_OPERATOR_BINARY:-}"
+  if [[ -n "$operator" ]]; then
+    [[ -x "$operator" ]] || die "READYROLL_OPERATOR_BINARY=$operator is not an executable"
+    log "installing the operator binary $operator"
+  else
+    operator="$(build_operator)"
+  fi
   log "building the runtime shim (static)"
   shim="$("$REPO_ROOT/shim/scripts/build-static.sh" | tail -n 1)"
   "$E2E/cluster/images.sh" --operator "$operator" --shim "$shim"

@@ -8,7 +8,9 @@
 #                  namespace per test; leader election between real processes; then
 #                  cluster_smoke and controller again on the newest supported Kubernetes
 #   5. node        the operator installed cluster-wide by Helm from its offline image;
-#                  real containers on a real kubelet under load (zero-downtime proof)
+#                  real containers on a real kubelet under load (zero-downtime proof);
+#                  the scale benchmark's harness at 50 Apps on kwok nodes (make bench-scale
+#                  runs it at thousands)
 #   5b. chaos      the same, two operator replicas: SIGKILLs, a leader killed, the kubelet
 #                  restarted, a Deployment deleted, foreign and refused objects, each
 #                  mid-rollout under load (no failed request, no App stuck, no write

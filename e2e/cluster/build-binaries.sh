@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the pinned Kubernetes, etcd, kwok, helm, actionlint and promtool binaries from Go modules
-# into the cache.
+# into the cache, and on request the Argo Rollouts controller the scale benchmark compares against.
 # A component whose stamp matches its pin is reused; a changed pin builds into a new directory.
 #
-# Usage: build-binaries.sh [kubernetes|etcd|kwok|helm|actionlint|promtool ...]   (default: all)
+# Usage: build-binaries.sh [kubernetes|etcd|kwok|helm|actionlint|promtool|argo-rollouts ...]
+#        (default: all but argo-rollouts, which only `make bench-scale` needs)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -130,6 +131,38 @@ build_promtool() {
   install_bin_dir "$staging" "$PROMTOOL_BIN"
 }
 
+build_argo_rollouts() {
+  if stamp_is_current "$ARGO_ROLLOUTS_BIN" argo-rollouts "$ARGO_ROLLOUTS_VERSION" rollouts-controller; then
+    log "argo-rollouts $ARGO_ROLLOUTS_VERSION: reusing $ARGO_ROLLOUTS_BIN"
+    return
+  fi
+  # Its go.mod maps the k8s.io staging modules (and two forks) with a replace block, which
+  # `go install pkg@version` refuses; a scratch module that copies the block builds it.
+  local module=github.com/argoproj/argo-rollouts
+  local src="$CACHE/src/argo-rollouts-$ARGO_ROLLOUTS_VERSION" staging="$ARGO_ROLLOUTS_BIN.tmp"
+  local package="$module/cmd/rollouts-controller" upstream_mod
+  upstream_mod="$(module_download_field "$module@$ARGO_ROLLOUTS_VERSION" GoMod)"
+  [[ -f "$upstream_mod" ]] || die "go mod download $module@$ARGO_ROLLOUTS_VERSION gave no go.mod"
+  rm -rf "$src" && mkdir -p "$src"
+  write_tools_go "$src" "$package"
+  {
+    echo "module readyroll.dev/build/argo-rollouts"
+    echo
+    grep -m1 '^go ' "$upstream_mod"
+    echo
+    echo "require $module $ARGO_ROLLOUTS_VERSION"
+    echo
+    awk '/^replace \($/ { block = 1 } block { print; if ($0 == ")") block = 0 }' "$upstream_mod"
+  } >"$src/go.mod"
+  grep -q ' => ' "$src/go.mod" || die "no replace block found in $upstream_mod"
+  rm -rf "$staging" && mkdir -p "$staging"
+  log "argo-rollouts $ARGO_ROLLOUTS_VERSION: go build rollouts-controller"
+  (cd "$src" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "-s -w" \
+    -o "$staging/rollouts-controller" "$package")
+  write_stamp "$staging" argo-rollouts "$ARGO_ROLLOUTS_VERSION"
+  install_bin_dir "$staging" "$ARGO_ROLLOUTS_BIN"
+}
+
 main() {
   local components=("$@")
   [[ ${#components[@]} -gt 0 ]] || components=(kubernetes etcd kwok helm actionlint promtool)
@@ -141,7 +174,8 @@ main() {
     start="$(now_s)"
     case "$component" in
       kubernetes | etcd | kwok | helm | actionlint | promtool) "build_$component" ;;
-      *) die "unknown component '$component' (expected kubernetes, etcd, kwok, helm, actionlint or promtool)" ;;
+      argo-rollouts) build_argo_rollouts ;;
+      *) die "unknown component '$component' (expected kubernetes, etcd, kwok, helm, actionlint, promtool or argo-rollouts)" ;;
     esac
     log "$component: done in $(elapsed "$start")"
   done

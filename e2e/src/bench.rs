@@ -279,8 +279,13 @@ pub fn replace_generated(
 }
 
 mod render;
+mod scale;
 
 pub use render::render;
+pub use scale::{
+    render_scale, replace_scale, Convergence, Idle, Memory, Requests, Restart, ScaleEnvironment,
+    ScaleRecord, SCALE_BEGIN_MARKER, SCALE_END_MARKER,
+};
 
 #[cfg(test)]
 mod tests;

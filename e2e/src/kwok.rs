@@ -30,6 +30,8 @@ pub const NEVER_READY_ANNOTATION: &str = "readyroll.dev/kwok-never-ready";
 pub const DELETE_DELAY_ANNOTATION: &str = "readyroll.dev/kwok-delete-delay";
 
 const NODE_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pods a fake node holds unless told otherwise (the kubelet's default).
+const DEFAULT_PODS: u32 = 110;
 
 /// Makes `spec` schedule onto fake nodes only: it selects `type=kwok` and tolerates their taint.
 pub fn place_on_kwok(spec: &mut PodSpec) {
@@ -67,10 +69,25 @@ impl KwokNode {
         cpus: u32,
         labels: BTreeMap<String, String>,
     ) -> Result<Self, Error> {
+        Self::create_sized(cluster, prefix, cpus, DEFAULT_PODS, labels).await
+    }
+
+    /// Like [`KwokNode::create_with_labels`], holding up to `pods` pods (many, to place
+    /// thousands of pods on a few fake nodes).
+    pub async fn create_sized(
+        cluster: &Cluster,
+        prefix: &str,
+        cpus: u32,
+        pods: u32,
+        labels: BTreeMap<String, String>,
+    ) -> Result<Self, Error> {
         let name = unique_name(prefix);
         let nodes: Api<Node> = Api::all(cluster.client());
         nodes
-            .create(&PostParams::default(), &node_manifest(&name, cpus, labels))
+            .create(
+                &PostParams::default(),
+                &node_manifest(&name, cpus, pods, labels),
+            )
             .await?;
         let node = Self {
             name,
@@ -151,7 +168,7 @@ fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(status) if status.code == 404)
 }
 
-fn node_manifest(name: &str, cpus: u32, extra_labels: BTreeMap<String, String>) -> Node {
+fn node_manifest(name: &str, cpus: u32, pods: u32, extra_labels: BTreeMap<String, String>) -> Node {
     let mut labels = extra_labels;
     labels.insert(NODE_LABEL_KEY.to_owned(), NODE_LABEL_VALUE.to_owned());
     labels.insert("kubernetes.io/hostname".to_owned(), name.to_owned());
@@ -160,7 +177,7 @@ fn node_manifest(name: &str, cpus: u32, extra_labels: BTreeMap<String, String>) 
     let resources: BTreeMap<String, Quantity> = [
         ("cpu", cpus.to_string()),
         ("memory", "32Gi".to_owned()),
-        ("pods", "110".to_owned()),
+        ("pods", pods.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), Quantity(v)))

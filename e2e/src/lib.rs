@@ -28,6 +28,7 @@ mod namespace;
 pub mod node_ports;
 pub mod readyroll_binary;
 pub mod real_node;
+pub mod scale;
 mod wait;
 
 pub use cluster::{cache_dir, Cluster};

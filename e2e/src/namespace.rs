@@ -84,11 +84,14 @@ impl Drop for TestNamespace {
                 return;
             }
             // Deletion finishes in the background; names are unique, so nothing waits on it.
-            if let Err(err) = Api::<Namespace>::all(client)
+            match Api::<Namespace>::all(client)
                 .delete(&name, &DeleteParams::background())
                 .await
             {
-                eprintln!("readyroll-e2e: could not delete namespace {name}: {err}");
+                // Already deleted by the test itself.
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(err) => eprintln!("readyroll-e2e: could not delete namespace {name}: {err}"),
+                Ok(_) => {}
             }
         });
     }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::Client;
@@ -12,6 +13,7 @@ use kube::Client;
 use super::error::ErrorBackoff;
 use super::synced::Synced;
 use super::watches::INSTANCE_LABEL;
+use super::written::WrittenVersions;
 use crate::core::BuildOptions;
 use crate::crd::App;
 use crate::leader::Leadership;
@@ -33,11 +35,19 @@ pub struct Context {
     /// pod templates of earlier revisions, for rollback.
     pub replica_sets: Store<ReplicaSet>,
     pub replica_sets_synced: Synced,
+    /// Services and PodDisruptionBudgets carrying readyroll's managed-by
+    /// label: the ones readyroll made, the only ones it ever deletes.
+    pub services: Store<Service>,
+    pub services_synced: Synced,
+    pub pdbs: Store<PodDisruptionBudget>,
+    pub pdbs_synced: Synced,
     pub build: BuildOptions,
     pub backoff: ErrorBackoff,
     /// Writes happen only while this says so.
     pub leadership: Leadership,
     pub metrics: Metrics,
+    /// Versions of readyroll's own last status writes, to trust the cache.
+    pub written: Arc<WrittenVersions>,
 }
 
 impl Context {

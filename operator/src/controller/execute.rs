@@ -20,9 +20,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::context::Context;
 use super::error::Error;
 use super::events;
 use super::instance_pods;
+use super::written::WrittenVersions;
 use crate::leader::Leadership;
 use crate::telemetry::Metrics;
 
@@ -42,6 +44,37 @@ pub struct Target<'a> {
     /// when the plan writes no new one.
     pub previous: Option<&'a AppStatus>,
     pub metrics: &'a Metrics,
+    /// Where the status writer records the version it produced.
+    pub written: &'a WrittenVersions,
+}
+
+impl<'a> Target<'a> {
+    /// The writes of one reconcile of App `namespace/name`, whose status
+    /// before this plan was `previous`.
+    pub fn of(
+        ctx: &'a Context,
+        namespace: &'a str,
+        name: &'a str,
+        reference: ObjectReference,
+        previous: Option<&'a AppStatus>,
+    ) -> Self {
+        Target {
+            client: &ctx.client,
+            leadership: &ctx.leadership,
+            recorder: ctx.recorder(),
+            namespace,
+            name,
+            reference,
+            previous,
+            metrics: &ctx.metrics,
+            written: &ctx.written,
+        }
+    }
+
+    /// `namespace/name`, the App's key.
+    fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
 }
 
 /// Runs the plan's steps in order. Returns whether pods are being replaced
@@ -243,14 +276,24 @@ async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<bool, E
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let name = target.name;
     match api.patch_status(name, &params, &Patch::Apply(&body)).await {
-        Ok(_) => {
+        Ok(written) => {
+            match written.metadata.resource_version {
+                Some(version) => target.written.record(&target.key(), version),
+                None => target.written.forget(&target.key()),
+            }
             target
                 .metrics
                 .observe_app_status(target.namespace, name, target.previous, status);
             Ok(true)
         }
         // Deleted while this reconcile ran: there is no status left to write.
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-        Err(e) => Err(Error::api(format!("writing status of App {name}"))(e)),
+        Err(kube::Error::Api(status)) if status.code == 404 => {
+            target.written.forget(&target.key());
+            Ok(false)
+        }
+        Err(e) => {
+            target.written.forget(&target.key());
+            Err(Error::api(format!("writing status of App {name}"))(e))
+        }
     }
 }

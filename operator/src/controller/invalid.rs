@@ -50,23 +50,15 @@ pub async fn report_unreadable(ctx: &Context, invalid: &InvalidObject) -> Result
         &message,
         Timestamp::now(),
     );
-    let target = Target {
-        client: &ctx.client,
-        leadership: &ctx.leadership,
-        recorder: ctx.recorder(),
-        namespace: &namespace,
-        name: &name,
-        reference: ObjectReference {
-            api_version: Some(App::api_version(&()).to_string()),
-            kind: Some(App::kind(&()).to_string()),
-            name: Some(name.clone()),
-            namespace: Some(namespace.clone()),
-            uid: object.uid(),
-            ..Default::default()
-        },
-        previous: Some(&previous),
-        metrics: &ctx.metrics,
+    let reference = ObjectReference {
+        api_version: Some(App::api_version(&()).to_string()),
+        kind: Some(App::kind(&()).to_string()),
+        name: Some(name.clone()),
+        namespace: Some(namespace.clone()),
+        uid: object.uid(),
+        ..Default::default()
     };
+    let target = Target::of(ctx, &namespace, &name, reference, Some(&previous));
     let action = action_of(&plan.requeue);
     execute(&target, plan).await?;
     Ok(action)

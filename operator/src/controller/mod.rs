@@ -16,6 +16,7 @@ mod reconcile;
 mod run;
 mod synced;
 mod watches;
+mod written;
 
 #[cfg(test)]
 mod fake_api;

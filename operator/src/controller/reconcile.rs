@@ -70,16 +70,13 @@ async fn reconcile_app(cached: &App, ctx: &Context) -> Result<(Action, bool), Er
     record(ctx, &plan);
     let action = action_of(&plan.requeue);
     let name = app.name_any();
-    let target = Target {
-        client: &ctx.client,
-        leadership: &ctx.leadership,
-        recorder: ctx.recorder(),
-        namespace: &namespace,
-        name: &name,
-        reference: app.object_ref(&()),
-        previous: app.status.as_ref(),
-        metrics: &ctx.metrics,
-    };
+    let target = Target::of(
+        ctx,
+        &namespace,
+        &name,
+        app.object_ref(&()),
+        app.status.as_ref(),
+    );
     let rolling = execute(&target, plan).await?;
     Ok((action, rolling))
 }

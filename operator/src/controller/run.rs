@@ -22,9 +22,10 @@ use super::error::ErrorBackoff;
 use super::reconcile::{error_policy, reconcile};
 use super::synced::{sync_flag, CachesReady};
 use super::watches::{
-    app_of_pod, apps_counting_cpus, forget_deleted_app, managed_by_selector, node_capacity_hash,
-    pod_restarts_hash,
+    app_key, app_of_pod, apps_counting_cpus, forget_deleted_app, managed_by_selector,
+    node_capacity_hash, pod_restarts_hash,
 };
+use super::written::WrittenVersions;
 use crate::core::BuildOptions;
 use crate::crd::App;
 use crate::leader::Leadership;
@@ -79,10 +80,12 @@ pub async fn run(
     // Apps, nodes and pods are reflected into stores; each stream triggers
     // reconciles only after its store has the change, and marks when its
     // first full list is in.
-    let caches = CachesReady::new(4, config.health);
+    let caches = CachesReady::new(6, config.health);
     let (app_store, app_writer) = reflector::store::<DeserializeGuard<App>>();
     let (apps_flag, _) = sync_flag("apps", &caches);
     let metrics = config.metrics.clone();
+    let written = Arc::new(WrittenVersions::default());
+    let forget_written = written.clone();
     let app_changes = watcher(
         scoped::<DeserializeGuard<App>>(&client, namespace),
         watcher::Config::default().any_semantic(),
@@ -92,6 +95,9 @@ pub async fn run(
     .inspect_ok(move |event| {
         apps_flag.observe(event);
         forget_deleted_app(&metrics, event);
+        if let watcher::Event::Delete(app) = event {
+            forget_written.forget(&app_key(app));
+        }
     })
     .applied_objects();
 
@@ -124,6 +130,26 @@ pub async fn run(
         .inspect_ok(move |event| replica_sets_flag.observe(event))
         .touched_objects();
 
+    // The Services and PDBs readyroll made: they trigger their App and tell
+    // observe what exists without a read (see `observe::owned`).
+    let (service_store, service_writer) = reflector::store::<Service>();
+    let (services_flag, services_synced) = sync_flag("services", &caches);
+    let service_changes = watcher(scoped::<Service>(&client, namespace), managed.clone())
+        .default_backoff()
+        .reflect(service_writer)
+        .inspect_ok(move |event| services_flag.observe(event))
+        .touched_objects();
+    let (pdb_store, pdb_writer) = reflector::store::<PodDisruptionBudget>();
+    let (pdbs_flag, pdbs_synced) = sync_flag("poddisruptionbudgets", &caches);
+    let pdb_changes = watcher(
+        scoped::<PodDisruptionBudget>(&client, namespace),
+        managed.clone(),
+    )
+    .default_backoff()
+    .reflect(pdb_writer)
+    .inspect_ok(move |event| pdbs_flag.observe(event))
+    .touched_objects();
+
     let context = Arc::new(Context {
         client: client.clone(),
         reporter: Reporter {
@@ -136,18 +162,23 @@ pub async fn run(
         pods_synced,
         replica_sets: replica_set_store,
         replica_sets_synced,
+        services: service_store,
+        services_synced,
+        pdbs: pdb_store,
+        pdbs_synced,
         build: config.build,
         backoff: ErrorBackoff::default(),
         leadership: config.leadership.clone(),
         metrics: config.metrics,
+        written,
     });
 
     info!(namespace = namespace.unwrap_or("*"), "starting controller");
     let apps_for_nodes = app_store.clone();
     Controller::for_stream(app_changes, app_store)
-        .owns(scoped::<Deployment>(&client, namespace), managed.clone())
-        .owns(scoped::<Service>(&client, namespace), managed.clone())
-        .owns(scoped::<PodDisruptionBudget>(&client, namespace), managed)
+        .owns(scoped::<Deployment>(&client, namespace), managed)
+        .owns_stream(service_changes)
+        .owns_stream(pdb_changes)
         .watches_stream(node_changes, move |_node| {
             apps_counting_cpus(&apps_for_nodes)
         })

@@ -64,7 +64,8 @@ pub fn apps_counting_cpus(
         .collect()
 }
 
-fn counts_cpus(app: &App) -> bool {
+/// Whether the App's instance count depends on the nodes' CPUs.
+pub fn counts_cpus(app: &App) -> bool {
     matches!(
         app.spec.instances,
         Some(Instances::PerCpu | Instances::PerCpuMinus(_))

@@ -152,7 +152,7 @@ async fn scaling_to_one_deletes_the_pdb_it_owns() {
         desired(&web).pdb.is_none(),
         "one instance needs no PodDisruptionBudget"
     );
-    h.api.put(PDB, pdb_owned_by(APP_UID));
+    h.store_owned_pdb(pdb_owned_by(APP_UID));
     h.store_app(&web);
 
     h.reconcile().await;
@@ -196,4 +196,67 @@ async fn a_standby_replica_writes_nothing() {
     h.reconcile().await;
 
     assert!(h.api.requests().is_empty(), "{:?}", h.api.requests());
+}
+
+#[tokio::test]
+async fn the_app_is_read_again_only_when_the_cache_is_not_at_readyrolls_own_status_write() {
+    let h = harness(Vec::new());
+    h.store_app(&app(spec("web:1", 3), None));
+    let app_reads = |h: &Harness| {
+        h.api
+            .requests()
+            .iter()
+            .filter(|r| r.method == Method::GET && r.path == APP)
+            .count()
+    };
+    h.reconcile().await;
+    assert_eq!(app_reads(&h), 1, "nothing written yet: the App is read");
+
+    // The cache now holds the App at the version the status write produced.
+    h.api.clear_log();
+    h.reconcile().await;
+    assert_eq!(app_reads(&h), 0, "the cache holds the status just written");
+
+    // Someone else wrote the App since: its version is not readyroll's.
+    h.store_app(&app(spec("web:2", 3), None));
+    h.api.clear_log();
+    h.reconcile().await;
+    assert_eq!(app_reads(&h), 1, "another writer's version is read fresh");
+}
+
+#[tokio::test]
+async fn objects_an_app_does_not_want_are_not_read_when_readyroll_has_none() {
+    let h = harness(Vec::new());
+    let mut web = app(spec("web:1", 1), None);
+    web.spec.port = None;
+    h.store_app(&web);
+
+    h.reconcile().await;
+
+    let reads: Vec<String> = h
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.method == Method::GET)
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        !reads.iter().any(|p| p == SERVICE || p == PDB),
+        "no port and one instance: neither a Service nor a PDB is read, {reads:?}"
+    );
+    // Wanted ones are read: another owner's object must be seen, not taken over.
+    let mut wide = app(spec("web:1", 3), None);
+    wide.metadata.uid = Some(APP_UID.into());
+    h.store_app(&wide);
+    h.api.clear_log();
+    h.reconcile().await;
+    let reads: Vec<String> = h
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.method == Method::GET)
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(reads.iter().any(|p| p == SERVICE), "{reads:?}");
+    assert!(reads.iter().any(|p| p == PDB), "{reads:?}");
 }

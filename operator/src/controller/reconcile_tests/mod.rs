@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use http::Method;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, PodStatus, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::core::DeserializeGuard;
@@ -42,6 +43,8 @@ struct Harness {
     ctx: Arc<Context>,
     _writers: (Writer<Node>, Writer<Pod>),
     replica_sets: Mutex<Writer<ReplicaSet>>,
+    _services: Mutex<Writer<Service>>,
+    pdbs: Mutex<Writer<PodDisruptionBudget>>,
 }
 
 fn options() -> BuildOptions {
@@ -73,6 +76,8 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
     let (nodes, node_writer) = ready_store(Vec::new());
     let (pods, pod_writer) = ready_store(pods);
     let (replica_sets, replica_set_writer) = ready_store(Vec::new());
+    let (services, service_writer) = ready_store(Vec::new());
+    let (pdbs, pdb_writer) = ready_store(Vec::new());
     let ctx = Arc::new(Context {
         client: client.clone(),
         reporter: Reporter {
@@ -85,16 +90,23 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
         pods_synced: Synced::done(),
         replica_sets,
         replica_sets_synced: Synced::done(),
+        services,
+        services_synced: Synced::done(),
+        pdbs,
+        pdbs_synced: Synced::done(),
         build: options(),
         backoff: ErrorBackoff::default(),
         leadership,
         metrics: Metrics::new(),
+        written: Default::default(),
     });
     Harness {
         api,
         ctx,
         _writers: (node_writer, pod_writer),
         replica_sets: Mutex::new(replica_set_writer),
+        _services: Mutex::new(service_writer),
+        pdbs: Mutex::new(pdb_writer),
     }
 }
 
@@ -136,6 +148,18 @@ impl Harness {
         reconcile(Arc::new(DeserializeGuard(Ok(app))), self.ctx.clone())
             .await
             .expect("reconcile succeeds")
+    }
+
+    /// Puts a PDB readyroll made into the API server and the controller's
+    /// cache, as its watch would.
+    fn store_owned_pdb(&self, pdb: Value) {
+        self.api.put(PDB, pdb.clone());
+        let pdb: PodDisruptionBudget =
+            serde_json::from_value(self.api.get(PDB).expect("PDB stored")).unwrap();
+        self.pdbs
+            .lock()
+            .unwrap()
+            .apply_watcher_event(&watcher::Event::Apply(pdb));
     }
 
     /// Puts a ReplicaSet into the controller's cache, as its watch would.
