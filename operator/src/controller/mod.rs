@@ -15,6 +15,7 @@ mod observe;
 mod reconcile;
 mod run;
 mod synced;
+mod triggers;
 mod watches;
 mod written;
 

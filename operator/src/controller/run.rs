@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::NamespaceResourceScope;
-use kube::core::DeserializeGuard;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::Error as ControllerError;
 use kube::runtime::events::Reporter;
 use kube::runtime::{reflector, watcher, Controller, PredicateConfig, WatchStreamExt};
@@ -21,6 +21,7 @@ use super::context::Context;
 use super::error::ErrorBackoff;
 use super::reconcile::{error_policy, reconcile};
 use super::synced::{sync_flag, CachesReady};
+use super::triggers::{owned_changes, queue_never_pauses, ThrottledLog};
 use super::watches::{
     app_key, app_of_pod, apps_counting_cpus, forget_deleted_app, managed_by_selector,
     node_capacity_hash, pod_restarts_hash,
@@ -30,6 +31,7 @@ use crate::core::BuildOptions;
 use crate::crd::App;
 use crate::leader::Leadership;
 use crate::telemetry::{Health, Metrics};
+use tokio::time::Instant;
 
 /// Name the controller reports in Events.
 pub const CONTROLLER_NAME: &str = "readyroll";
@@ -175,8 +177,11 @@ pub async fn run(
 
     info!(namespace = namespace.unwrap_or("*"), "starting controller");
     let apps_for_nodes = app_store.clone();
-    Controller::for_stream(app_changes, app_store)
-        .owns(scoped::<Deployment>(&client, namespace), managed)
+    let results = queue_never_pauses(Controller::for_stream(app_changes, app_store))
+        .owns_stream(owned_changes(
+            scoped::<PartialObjectMeta<Deployment>>(&client, namespace),
+            managed,
+        ))
         .owns_stream(service_changes)
         .owns_stream(pdb_changes)
         .watches_stream(node_changes, move |_node| {
@@ -186,20 +191,27 @@ pub async fn run(
         .watches_stream(replica_set_changes, |_| None)
         .reconcile_all_on(became_leader(&config.leadership))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, context)
-        .for_each(|result| async move {
-            // Reconcile failures are logged by the error policy, and a
-            // trigger for an App deleted meanwhile is expected; what remains
-            // are watch and queue problems.
-            match result {
-                Err(ControllerError::ReconcilerFailed(..)) | Ok(_) => {}
-                Err(ControllerError::ObjectNotFound(object)) => {
-                    debug!(%object, "App is gone; nothing to reconcile");
-                }
-                Err(error) => warn!(%error, "controller stream error"),
+        .run(reconcile, error_policy, context);
+    let mut results = std::pin::pin!(results);
+    // Every watch reports each of its errors here; during an API outage
+    // that is a few a minute per watch: log the first and then a summary
+    // a minute, like the elector does.
+    let mut queue_errors = ThrottledLog::default();
+    while let Some(result) = results.next().await {
+        // Reconcile failures are logged by the error policy, and a trigger
+        // for an App deleted meanwhile is expected; what remains are watch
+        // and queue problems.
+        match result {
+            Err(ControllerError::ReconcilerFailed(..)) | Ok(_) => {}
+            Err(ControllerError::ObjectNotFound(object)) => {
+                debug!(%object, "App is gone; nothing to reconcile");
             }
-        })
-        .await;
+            Err(error) => match queue_errors.record(Instant::now()) {
+                Some(since_last) => warn!(%error, errors = since_last, "controller stream error"),
+                None => debug!(%error, "controller stream error"),
+            },
+        }
+    }
     info!("controller stopped");
 }
 
