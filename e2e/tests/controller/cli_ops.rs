@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use readyroll::core::{RELOADED_AT_ANNOTATION, REVISION_ANNOTATION};
 use readyroll::crd::{App, RolloutSpec, HISTORY_LIMIT};
 use readyroll_e2e::kwok::READY_DELAY_ANNOTATION;
-use readyroll_e2e::{wait_for, Must};
+use readyroll_e2e::{readyroll_binary, wait_for, Must};
 
 use crate::cli::{ls_row, readyroll, text};
 use crate::gitops::{argocd_health, dynamic_apps, raw_app};
@@ -236,6 +236,11 @@ async fn the_history_keeps_ten_revisions_and_removes_older_saved_specs() {
 #[ignore = "needs a cluster: run by the api tier"]
 async fn pause_holds_a_rollout_midway_and_resume_completes_it() {
     let env = Env::start("cli-pause", 8).await;
+    // `pause` must land while the rollout below is under way (about 6 s): the
+    // binary is built now, not by the first command that needs it.
+    tokio::task::spawn_blocking(readyroll_binary)
+        .await
+        .must("build readyroll");
     let apps = env.ns.api::<App>();
     let ns = env.ns.name();
     let mut web = env.app("web", 3);

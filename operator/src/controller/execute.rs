@@ -90,10 +90,10 @@ impl<'a> Target<'a> {
 pub async fn execute(target: &Target<'_>, plan: Plan) -> Result<bool, Error> {
     let mut applied: Option<ObservedDeployment> = None;
     let mut refused = Refused::default();
-    let mut wrote_status = false;
+    let mut status_write = None;
     for step in plan.steps {
         match step {
-            Step::Status(status) => wrote_status |= write_status(target, &status).await?,
+            Step::Status(status) => status_write = Some(write_status(target, &status).await?),
             Step::Apply(object) => match apply_object(target, object).await {
                 Ok(Some(deployment)) => applied = Some(deployment),
                 Ok(None) => {}
@@ -106,18 +106,23 @@ pub async fn execute(target: &Target<'_>, plan: Plan) -> Result<bool, Error> {
                 publish(target, &last.failure_notes(&refused.problems)).await;
                 let deployment = applied.clone().unwrap_or_else(|| last.before.clone());
                 if let Some(status) = last.after_failures(&deployment, &refused.problems) {
-                    wrote_status |= write_status(target, &status).await?;
+                    status_write = Some(write_status(target, &status).await?);
                 }
             }
         }
     }
-    if let (false, Some(unchanged)) = (wrote_status, target.previous) {
-        target.metrics.observe_app_status(
+    match (status_write, target.previous) {
+        (None, Some(unchanged)) => target.metrics.observe_app_status(
             target.namespace,
             target.name,
             target.previous,
             unchanged,
-        );
+        ),
+        // The App was deleted while this reconcile ran (its cached copy was
+        // planned for): its series may already be gone with its Delete
+        // event and must not come back.
+        (Some(StatusWrite::AppGone), _) => target.metrics.forget_app(target.namespace, target.name),
+        _ => {}
     }
     match refused.first {
         Some(error) => Err(error),
@@ -257,13 +262,21 @@ where
     }
 }
 
+/// What became of a status write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusWrite {
+    Written,
+    /// The App no longer exists.
+    AppGone,
+}
+
 /// The one status writer: server-side applies the App's status
 /// subresource. The whole status is sent every time: under server-side
 /// apply a field readyroll stops sending is removed, which is how cleared
 /// fields (e.g. `failedRevision`) go away. The App is handled untyped, so
-/// this also serves an App whose spec does not parse. Returns whether the
-/// App was still there to take it; a written status goes to the metrics.
-async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<bool, Error> {
+/// this also serves an App whose spec does not parse. Says whether the App
+/// was still there to take it; a written status goes to the metrics.
+async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<StatusWrite, Error> {
     ensure_leader(target.leadership)?;
     let resource = ApiResource::erase::<App>(&());
     let api: Api<DynamicObject> =
@@ -284,12 +297,12 @@ async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<bool, E
             target
                 .metrics
                 .observe_app_status(target.namespace, name, target.previous, status);
-            Ok(true)
+            Ok(StatusWrite::Written)
         }
         // Deleted while this reconcile ran: there is no status left to write.
         Err(kube::Error::Api(status)) if status.code == 404 => {
             target.written.forget(&target.key());
-            Ok(false)
+            Ok(StatusWrite::AppGone)
         }
         Err(e) => {
             target.written.forget(&target.key());
