@@ -82,11 +82,12 @@ test-node: install-operator
 # READYROLL_CHAOS_KILL_ROLLOUTS (default 6) and READYROLL_CHAOS_SEED tune the SIGKILL case.
 CHAOS_OPERATOR := --set replicas=2 --set leaderElection.leaseDurationSeconds=8 \
   --set leaderElection.renewBeforeSeconds=5
-# The API outage case runs on its own (test-chaos-api-outage) until the operator survives
-# it: after kube-apiserver was down 30 s, the replica that took the Lease renewed it but did
-# not reconcile (once for over 4 minutes: 0 reconciles in its /metrics, no write in the
-# audit log, a new App ignored, and the other replica did not take the Lease when it was
-# released; another time the App settled only 156 s after the restart, bound 120 s).
+# Not part of `make test` yet: now and then one new connection is refused right after an old
+# pod's stop signal (2 of 17,506 in one run), the gap `test-pm2-canonical` describes.
+# The API outage case runs on its own (test-chaos-api-outage): after kube-apiserver was down
+# 30 s, the replica that took the Lease reconciled nothing for minutes, because every watch
+# error paused the controller's whole queue (fixed in controller/triggers.rs); with the fix
+# the App settled inside the bound, but the one run also lost a connection as above.
 CHAOS_API_OUTAGE := case_7_the_api_server_stopped_for_30_s_mid_rollout
 test-chaos:
 	$(MAKE) --no-print-directory chaos-cases CHAOS_ARGS="--skip $(CHAOS_API_OUTAGE)"
