@@ -256,19 +256,31 @@ pub fn replace_generated(
     generated: &str,
     path: &Path,
 ) -> Result<String, BenchError> {
+    replace_between(document, generated, path, BEGIN_MARKER, END_MARKER)
+}
+
+/// `document` with the text between `begin_marker` and `end_marker` replaced
+/// by `generated`; every generated section of BENCHMARKS.md goes through it.
+fn replace_between(
+    document: &str,
+    generated: &str,
+    path: &Path,
+    begin_marker: &'static str,
+    end_marker: &'static str,
+) -> Result<String, BenchError> {
     let begin = document
-        .find(BEGIN_MARKER)
+        .find(begin_marker)
         .ok_or_else(|| BenchError::NoMarker {
             path: path.to_owned(),
-            marker: BEGIN_MARKER,
+            marker: begin_marker,
         })?;
-    let after_begin = begin + BEGIN_MARKER.len();
+    let after_begin = begin + begin_marker.len();
     let end = document[after_begin..]
-        .find(END_MARKER)
+        .find(end_marker)
         .map(|i| after_begin + i)
         .ok_or_else(|| BenchError::NoMarker {
             path: path.to_owned(),
-            marker: END_MARKER,
+            marker: end_marker,
         })?;
     Ok(format!(
         "{}\n\n{}{}",

@@ -338,26 +338,13 @@ fn details(out: &mut String, r: &ScaleRecord) {
 
 /// `document` with the scale section replaced by `generated`.
 pub fn replace_scale(document: &str, generated: &str, path: &Path) -> Result<String, BenchError> {
-    let begin = document
-        .find(SCALE_BEGIN_MARKER)
-        .ok_or_else(|| BenchError::NoMarker {
-            path: path.to_owned(),
-            marker: SCALE_BEGIN_MARKER,
-        })?;
-    let after_begin = begin + SCALE_BEGIN_MARKER.len();
-    let end = document[after_begin..]
-        .find(SCALE_END_MARKER)
-        .map(|i| after_begin + i)
-        .ok_or_else(|| BenchError::NoMarker {
-            path: path.to_owned(),
-            marker: SCALE_END_MARKER,
-        })?;
-    Ok(format!(
-        "{}\n\n{}{}",
-        &document[..after_begin],
+    super::replace_between(
+        document,
         generated,
-        &document[end..]
-    ))
+        path,
+        SCALE_BEGIN_MARKER,
+        SCALE_END_MARKER,
+    )
 }
 
 #[cfg(test)]
