@@ -44,7 +44,8 @@ fn ready_message_turns_ready_from_503_into_200() {
         http_get(shim.probe_port, "/ready"),
         Some((200, "ready\n".to_string()))
     );
-    assert!(shim.stderr().contains("app ready after"));
+    // stderr is collected by a thread that may lag behind the probe's answer.
+    assert!(shim.wait_for_stderr("app ready after", 5 * SECOND));
 }
 
 #[test]
@@ -138,9 +139,8 @@ fn without_wait_ready_the_app_is_ready_once_its_port_listens() {
     let became_ready = first_200 - shim.started;
     eprintln!("ready after {became_ready:?} (app listens 700 ms after it starts)");
     assert!(became_ready >= Duration::from_millis(700));
-    assert!(shim
-        .stderr()
-        .contains(&format!("port {app_port} accepts connections")));
+    // stderr is collected by a thread that may lag behind the probe's answer.
+    assert!(shim.wait_for_stderr(&format!("port {app_port} accepts connections"), 5 * SECOND));
 }
 
 #[test]
