@@ -15,6 +15,7 @@
 //! idle connection (RFC 9112 §9.3.1): the retry's outcome is the request's outcome and
 //! the retry is counted ([`Tally::retried`]).
 mod client;
+mod probe_port;
 mod tally;
 
 use std::{
@@ -34,7 +35,7 @@ use tokio::runtime::Runtime;
 pub use client::{Answer, FailureKind};
 pub use tally::{ClientTally, Tally};
 
-use client::{AttemptError, Connection};
+use client::{AttemptError, Connection, SourcePort};
 
 /// How to load a target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -237,7 +238,9 @@ impl Drop for Load {
     }
 }
 
-/// One request on a new connection: whether `target` serves, and who answers.
+/// One request on a new connection: whether `target` serves, and who answers. Sent from a
+/// source port no [`Load`] uses (`probe_port` says why), so it may be refused as often as
+/// it likes before the Service serves without costing a later load a request.
 pub async fn get_once(target: SocketAddr, timeout: Duration) -> Result<Answer, Failure> {
     if !is_loopback(target.ip()) {
         return Err(Failure {
@@ -249,7 +252,7 @@ pub async fn get_once(target: SocketAddr, timeout: Duration) -> Result<Answer, F
         request_timeout: timeout,
         ..LoadConfig::new(target)
     };
-    fresh_request(&config, &target.to_string(), false)
+    fresh_request(&config, &target.to_string(), false, SourcePort::Probe)
         .await
         .map(|(answer, _)| answer)
         .map_err(|e| Failure {
@@ -339,7 +342,9 @@ fn run_worker(shared: &Shared, kind: ClientKind, runtime: &Runtime) -> Vec<Sampl
             match kind {
                 ClientKind::KeepAlive => keep_alive_request(&mut connection, config, &host).await,
                 ClientKind::NewConnection => (
-                    fresh_request(config, &host, false).await.map(|(a, _)| a),
+                    fresh_request(config, &host, false, SourcePort::Kernel)
+                        .await
+                        .map(|(a, _)| a),
                     false,
                 ),
             }
@@ -372,7 +377,10 @@ async fn keep_alive_request(
 ) -> (Result<Answer, AttemptError>, bool) {
     let Some(mut conn) = connection.take() else {
         return (
-            keep(connection, fresh_request(config, host, true).await),
+            keep(
+                connection,
+                fresh_request(config, host, true, SourcePort::Kernel).await,
+            ),
             false,
         );
     };
@@ -388,7 +396,10 @@ async fn keep_alive_request(
             (Ok(answer), false)
         }
         Err(err) if reused && !err.response_started => (
-            keep(connection, fresh_request(config, host, true).await),
+            keep(
+                connection,
+                fresh_request(config, host, true, SourcePort::Kernel).await,
+            ),
             true,
         ),
         Err(err) => (Err(err), false),
@@ -411,8 +422,9 @@ async fn fresh_request(
     config: &LoadConfig,
     host: &str,
     keep_alive: bool,
+    source: SourcePort,
 ) -> Result<(Answer, Option<Connection>), AttemptError> {
-    let mut conn = Connection::open(config.target, config.request_timeout).await?;
+    let mut conn = Connection::open(config.target, config.request_timeout, source).await?;
     let (answer, reusable) = conn
         .get(host, &config.path, keep_alive, config.request_timeout)
         .await?;

@@ -101,9 +101,29 @@ pub struct Connection {
 
 type Driver = http1::Connection<TokioIo<Counted>, Empty<Bytes>>;
 
+/// Which source port a connection is opened from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourcePort {
+    /// The one the kernel picks, as any client: the load's connections.
+    Kernel,
+    /// One outside the kernel's range (see `probe_port`): one-off probes, which may be
+    /// refused before a Service serves and must not leave that behind for the load.
+    Probe,
+}
+
 impl Connection {
-    pub async fn open(addr: SocketAddr, timeout: Duration) -> Result<Self, AttemptError> {
-        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+    pub async fn open(
+        addr: SocketAddr,
+        timeout: Duration,
+        source: SourcePort,
+    ) -> Result<Self, AttemptError> {
+        let connect = async {
+            match source {
+                SourcePort::Kernel => TcpStream::connect(addr).await,
+                SourcePort::Probe => super::probe_port::connect_from_probe_port(addr).await,
+            }
+        };
+        let stream = match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => {
                 let kind = match e.kind() {
@@ -375,7 +395,9 @@ mod tests {
         let ok: &[u8] =
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Version: v2\r\nX-Hostname: web-1\r\n\r\nv2\n";
         let addr = serve(vec![ok, ok], false);
-        let mut conn = Connection::open(addr, TIMEOUT).await.expect("connect");
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+            .await
+            .expect("connect");
         for _ in 0..2 {
             let (answer, reusable) = conn.get("h", "/", true, TIMEOUT).await.expect("answer");
             assert_eq!(answer.version, "v2");
@@ -391,7 +413,9 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Version: v1\r\n\r\nv1\n"],
             true,
         );
-        let mut conn = Connection::open(addr, TIMEOUT).await.expect("connect");
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+            .await
+            .expect("connect");
         let (answer, reusable) = conn.get("h", "/", true, TIMEOUT).await.expect("answer");
         assert_eq!(answer.version, "v1");
         assert!(!reusable);
@@ -403,7 +427,9 @@ mod tests {
             vec![b"HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n\r\n"],
             true,
         );
-        let mut conn = Connection::open(addr, TIMEOUT).await.expect("connect");
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+            .await
+            .expect("connect");
         let err = conn.get("h", "/", true, TIMEOUT).await.expect_err("503");
         assert_eq!(err.kind, FailureKind::Status(503));
 
@@ -411,7 +437,9 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nv1"],
             true,
         );
-        let mut conn = Connection::open(addr, TIMEOUT).await.expect("connect");
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+            .await
+            .expect("connect");
         let err = conn
             .get("h", "/", true, TIMEOUT)
             .await
@@ -420,7 +448,9 @@ mod tests {
         assert!(err.response_started);
 
         let addr = serve(vec![], true);
-        let mut conn = Connection::open(addr, TIMEOUT).await.expect("connect");
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+            .await
+            .expect("connect");
         let err = conn.get("h", "/", true, TIMEOUT).await.expect_err("closed");
         assert!(matches!(
             err.kind,
@@ -429,7 +459,9 @@ mod tests {
         assert!(!err.response_started);
 
         let addr = serve(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"], false);
-        let mut conn = Connection::open(addr, TIMEOUT).await.expect("connect");
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+            .await
+            .expect("connect");
         let err = conn
             .get("h", "/", true, Duration::from_millis(300))
             .await
@@ -439,7 +471,7 @@ mod tests {
         let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = closed.local_addr().expect("addr");
         drop(closed);
-        let err = Connection::open(addr, TIMEOUT)
+        let err = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
             .await
             .err()
             .expect("refused");
@@ -452,7 +484,9 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nv1\n\r\n0\r\n\r\n"],
             true,
         );
-        let mut conn = Connection::open(addr, TIMEOUT).await.expect("connect");
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+            .await
+            .expect("connect");
         assert_eq!(
             conn.get("h", "/", true, TIMEOUT)
                 .await
@@ -462,7 +496,9 @@ mod tests {
         );
         for reply in [&b"SSH-2.0-OpenSSH\r\n\r\n"[..], b"HTTP/1.1 abc OK\r\n\r\n"] {
             let addr = serve(vec![reply], true);
-            let mut conn = Connection::open(addr, TIMEOUT).await.expect("connect");
+            let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+                .await
+                .expect("connect");
             assert_eq!(
                 conn.get("h", "/", true, TIMEOUT)
                     .await
