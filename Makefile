@@ -71,7 +71,7 @@ test-node: install-operator
 	status=0; \
 	KUBECONFIG="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$KUBECONFIG")" \
 	  cargo test -p readyroll-e2e $(NODE_TESTS) -- --ignored --test-threads=1 \
-	    --skip $(PM2_CANONICAL) || status=$$?; \
+	    || status=$$?; \
 	e2e/install-operator.sh --uninstall; \
 	exit $$status
 
@@ -82,15 +82,12 @@ test-node: install-operator
 # READYROLL_CHAOS_KILL_ROLLOUTS (default 6) and READYROLL_CHAOS_SEED tune the SIGKILL case.
 CHAOS_OPERATOR := --set replicas=2 --set leaderElection.leaseDurationSeconds=8 \
   --set leaderElection.renewBeforeSeconds=5
-# Not part of `make test` yet: now and then one new connection is refused right after an old
-# pod's stop signal (2 of 17,506 in one run), the gap `test-pm2-canonical` describes.
-# The API outage case runs on its own (test-chaos-api-outage): after kube-apiserver was down
-# 30 s, the replica that took the Lease reconciled nothing for minutes, because every watch
-# error paused the controller's whole queue (fixed in controller/triggers.rs); with the fix
-# the App settled inside the bound, but the one run also lost a connection as above.
+# The API outage case once paused every trigger of the controller's queue for minutes after
+# kube-apiserver came back (fixed in controller/triggers.rs); test-chaos-api-outage runs it
+# alone.
 CHAOS_API_OUTAGE := case_7_the_api_server_stopped_for_30_s_mid_rollout
 test-chaos:
-	$(MAKE) --no-print-directory chaos-cases CHAOS_ARGS="--skip $(CHAOS_API_OUTAGE)"
+	$(MAKE) --no-print-directory chaos-cases CHAOS_ARGS=""
 test-chaos-api-outage:
 	$(MAKE) --no-print-directory chaos-cases CHAOS_ARGS="--exact $(CHAOS_API_OUTAGE)"
 chaos-cases:
@@ -103,12 +100,8 @@ chaos-cases:
 	e2e/install-operator.sh --uninstall; \
 	exit $$status
 
-# PM2's canonical ecosystem entry, converted, rolled 10 times under load. Kept out of
-# `make test` while it is not reliably zero-downtime: of three runs (~24,000 requests each)
-# one lost one new connection, refused 0.4 s after an old pod's app got SIGINT at the end of
-# its 5 s drain. kube-proxy had resynced 0.7 s and 2.2 s after that pod's deletion (~30 ms
-# each), and old pods normally leave the node's rules 0.2-1.3 s after deletion, so a slow
-# kube-proxy does not explain it; the cause is still open.
+# PM2's canonical ecosystem entry, converted, rolled 10 times under load (the node tier runs
+# it with the rest of node_pm2; this runs it alone).
 PM2_CANONICAL := the_canonical_example_converted_rolls_ten_times_without_a_failed_request
 test-pm2-canonical: install-operator
 	status=0; \

@@ -189,8 +189,12 @@ async fn case_7_the_api_server_stopped_for_30_s_mid_rollout() {
     let outage_ended = k8s_openapi::jiff::Timestamp::now();
     let down = outage.end();
     let restarted = Instant::now();
-    app.wait_settled(&v2, SETTLE_BOUND).await;
+    let v1 = Release::good("v1");
+    let settled = app
+        .wait_settled_or_rolled_back(&v2, &v1, SETTLE_BOUND)
+        .await;
     let recovery = restarted.elapsed();
+    eprintln!("after the outage the App settled on {}", settled.version);
     let log_lines = log_lines_between(&case, &pods, outage_began, outage_ended).await;
     eprintln!(
         "API server down {:.1} s: the operator used {:.2} s of CPU and logged {log_lines} lines meanwhile",
@@ -208,9 +212,16 @@ async fn case_7_the_api_server_stopped_for_30_s_mid_rollout() {
             rollouts: 1,
             recovery,
             detail: format!(
-                "{} replicas used {:.2} s CPU and logged {log_lines} lines during the outage",
+                "{} replicas used {:.2} s CPU and logged {log_lines} lines during the outage; \
+                 settled on {}{}",
                 pods.len(),
-                cpu.as_secs_f64()
+                cpu.as_secs_f64(),
+                settled.version,
+                if settled.version == v2.version {
+                    ""
+                } else {
+                    " (the rollout passed its progress deadline during the outage)"
+                }
             ),
             measurements: vec![Measurement {
                 name: "operator CPU during a 30 s API outage".to_owned(),
@@ -236,8 +247,12 @@ async fn case_3_the_kubelet_restarted_mid_rollout() {
     tokio::time::sleep(KUBELET_OUTAGE).await;
     let down = outage.end();
     let restarted = Instant::now();
-    app.wait_settled(&v2, SETTLE_BOUND).await;
+    let v1 = Release::good("v1");
+    let settled = app
+        .wait_settled_or_rolled_back(&v2, &v1, SETTLE_BOUND)
+        .await;
     let recovery = restarted.elapsed();
+    eprintln!("after the outage the App settled on {}", settled.version);
     // The node runs new pods again afterwards.
     let v3 = Release::good("v3");
     app.apply(&v3).await;

@@ -168,6 +168,40 @@ impl ChaosApp {
         .must(&format!("{} reports the rollback", self.name));
     }
 
+    /// Waits until the App settles on `desired` or, when the rollout was judged failed
+    /// meanwhile, is back on `last_good` (a fault may stall a rollout past its progress
+    /// deadline: the "desired or last good revision"); returns the one it settled on.
+    pub async fn wait_settled_or_rolled_back<'r>(
+        &self,
+        desired: &'r Release,
+        last_good: &'r Release,
+        timeout: Duration,
+    ) -> &'r Release {
+        let deadline = Instant::now() + timeout;
+        let (want, fallback) = (desired.version.clone(), last_good.version.clone());
+        let settled = wait_for(
+            &self.deployments,
+            &self.name,
+            move |d: Option<&Deployment>| {
+                d.is_some_and(|d| all_on(d, &want) || all_on(d, &fallback))
+            },
+            timeout,
+        )
+        .await
+        .must(&format!(
+            "{} settled on {} or back on {}",
+            self.name, desired.version, last_good.version
+        ));
+        let left = deadline.saturating_duration_since(Instant::now());
+        if all_on(&settled, &desired.version) {
+            self.wait_settled(desired, left).await;
+            desired
+        } else {
+            self.wait_rolled_back(last_good, left).await;
+            last_good
+        }
+    }
+
     /// Waits until the operator has judged the running release failed (the rollback is
     /// under way from then on).
     pub async fn wait_rollback_decided(&self, timeout: Duration) {
