@@ -517,8 +517,10 @@ fn ordered(pair: (Option<u64>, Option<u64>)) -> (Option<u64>, Option<u64>) {
 }
 
 impl Res {
-    /// Keeps memory on the right side of `maxMemoryRestart` (in bytes),
-    /// as the operator requires: a request at most it, a limit at least it.
+    /// Keeps memory on the right side of `maxMemoryRestart` (in bytes), as
+    /// the CRD and the operator require: a request at most it (stricter
+    /// than the rule, which allows up to the limit the shim's container
+    /// gets), a limit at least it.
     fn around(mut self, threshold: Option<u64>) -> Self {
         if let Some(bytes) = threshold {
             let mib = bytes.div_ceil(1 << 20);
@@ -693,10 +695,9 @@ fn assemble(run: Run, life: Life, env: Env, net: Net, pod: Pod) -> AppSpec {
     }
 }
 
-/// The CRD's cross-field rules (its CEL), and those the operator checks
-/// beyond it (reported on the App's status), applied by dropping or adding
-/// the field a rule needs: every spec drawn is one `kubectl apply` accepts
-/// and the operator builds.
+/// The CRD's cross-field rules (its CEL, which the operator checks too),
+/// applied by dropping or adding the field a rule needs: every spec drawn
+/// is one `kubectl apply` accepts and the operator builds.
 fn keep_rules(mut s: AppSpec) -> AppSpec {
     let port = s.port;
     if s.service.is_some() && port.is_none() {
@@ -739,13 +740,14 @@ fn keep_rules(mut s: AppSpec) -> AppSpec {
             shim.probe_port = None;
         }
     }
-    operator_rules(&mut s);
+    command_rules(&mut s);
     s
 }
 
-/// What the operator refuses (naming the field on the App's status) and the
-/// CRD does not express.
-fn operator_rules(s: &mut AppSpec) {
+/// The rules between the command, the runtime shim, the ports and the
+/// rollout's deadline (CEL rules of the CRD since they moved there from
+/// the operator, which still checks them).
+fn command_rules(s: &mut AppSpec) {
     if s.script.is_none() {
         s.interpreter = None;
         s.interpreter_args.clear();

@@ -82,7 +82,7 @@ fn write_yaml(value: &Value, indent: usize, out: &mut String) {
         }
         Value::Object(map) if !map.is_empty() => {
             for (key, item) in map {
-                let key = serde_json::to_string(key).unwrap_or_default();
+                let key = yaml_scalar(&Value::String(key.clone()));
                 out.push_str(&pad);
                 // YAML limits an implicit key to 1024 characters; longer
                 // ones are written as explicit keys.
@@ -100,10 +100,27 @@ fn write_yaml(value: &Value, indent: usize, out: &mut String) {
         }
         scalar => {
             out.push_str(&pad);
-            out.push_str(&scalar.to_string());
+            out.push_str(&yaml_scalar(scalar));
             out.push('\n');
         }
     }
+}
+
+/// A scalar as JSON, which YAML reads, with the characters YAML does not
+/// allow raw (DEL, the C1 controls, U+FFFE, U+FFFF; JSON escapes only the
+/// C0 ones) escaped as `\uXXXX`, as a YAML author writes them.
+fn yaml_scalar(scalar: &Value) -> String {
+    scalar
+        .to_string()
+        .chars()
+        .map(|c| {
+            if readyroll_core::crd::refused_in_apply(c) {
+                format!("\\u{:04X}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn block_child(value: &Value, indent: usize, out: &mut String) {
@@ -118,7 +135,7 @@ fn block_child(value: &Value, indent: usize, out: &mut String) {
         }
         scalar => {
             out.push(' ');
-            out.push_str(&scalar.to_string());
+            out.push_str(&yaml_scalar(scalar));
             out.push('\n');
         }
     }

@@ -67,6 +67,7 @@ impl Command {
                 .chain(std::iter::once(script.to_string()))
                 .collect(),
             None => {
+                // Also a CEL rule of the CRD, for Apps admitted before it.
                 if !spec.interpreter_args.is_empty() {
                     return Err(SpecError::new(
                         "spec.interpreterArgs",
@@ -85,6 +86,8 @@ impl Command {
     }
 }
 
+/// The rules here are also CEL rules of the CRD (`crd::rules`); they are
+/// checked here too for Apps admitted before the CRD held them.
 fn image_entry_point(spec: &AppSpec, working_dir: Option<String>) -> Result<Command, SpecError> {
     if spec.interpreter.is_some() {
         return Err(SpecError::new(
@@ -132,6 +135,17 @@ fn executable_path(script: &str) -> String {
 mod tests {
     use super::*;
     use crate::build::testing::spec;
+
+    /// The CRD's CEL rule for interpreter arguments knows the same
+    /// extensions as the core.
+    #[test]
+    fn the_crds_extensions_are_the_cores() {
+        let crd = crate::crd::rules::SCRIPT_EXTENSIONS;
+        assert_eq!(crd.len(), INTERPRETERS.len());
+        for (ext, _) in INTERPRETERS {
+            assert!(crd.contains(&ext), "{ext}");
+        }
+    }
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()

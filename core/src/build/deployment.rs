@@ -78,6 +78,8 @@ pub fn progress_deadline_seconds(
             .saturating_add(min_ready_seconds)
             .saturating_add(PROGRESS_DEADLINE_SLACK_SECONDS)
     });
+    // Also a CEL rule of the CRD (`crd::rules`), checked here for Apps
+    // admitted before the CRD held it.
     if deadline <= min_ready_seconds {
         return Err(SpecError::new(
             "spec.rollout.progressDeadlineSeconds",

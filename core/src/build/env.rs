@@ -48,6 +48,7 @@ pub fn container_env(spec: &AppSpec, implied: &[(&str, &str)]) -> Result<Vec<Env
     for (i, var) in spec.extra_env.iter().enumerate() {
         let field = || format!("spec.extraEnv[{i}].name");
         check_name(&var.name, field)?;
+        // The CRD keys the list by name now; this guards Apps admitted before.
         if !extra_names.insert(var.name.as_str()) {
             return Err(SpecError::new(
                 field(),

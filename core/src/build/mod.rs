@@ -9,6 +9,7 @@
 //! (max_memory_restart), `cron` (cron_restart), `env` (env, `env_<profile>`),
 //! `shim` (the runtime shim), `defaults` (PM2's defaults, max_restarts).
 
+mod apply_text;
 mod command;
 mod cron;
 mod defaults;
@@ -103,6 +104,7 @@ pub fn build_restarted_at(
     restarted_at: Option<&str>,
 ) -> Result<Desired, SpecError> {
     let spec = &app.spec;
+    apply_text::check(spec)?;
     let id = labels::Identity::of(app)?;
     let timings = timings::Timings::of(spec)?;
     cron::schedule(spec)?;

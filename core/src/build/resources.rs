@@ -18,6 +18,8 @@ use super::error::SpecError;
 use super::quantity::parse_milli;
 
 /// `graceful`: the runtime shim restarts the app at `maxMemoryRestart`.
+/// The memory comparisons are also CEL rules of the CRD (`crd::rules`),
+/// checked here for Apps admitted before the CRD held them.
 pub fn container_resources(
     spec: &AppSpec,
     graceful: bool,

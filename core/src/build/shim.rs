@@ -114,6 +114,8 @@ pub fn plan(spec: &AppSpec, default_image: &str) -> Result<Option<Shim>, SpecErr
             format!("{probe_port} is not a port (1..=65535)"),
         ));
     }
+    // Also CEL rules of the CRD (`crd::rules`), checked here for Apps
+    // admitted before the CRD held them.
     if spec.port == Some(probe_port) {
         return Err(SpecError::new(
             "spec.runtimeShim.probePort",
@@ -184,6 +186,7 @@ impl Shim {
         timings: &Timings,
         readiness: Option<&Probe>,
     ) -> Result<ShimArgs, SpecError> {
+        // Also CEL rules of the CRD, checked here for Apps admitted before it.
         let Some(script) = spec.script.clone() else {
             return Err(SpecError::new(
                 "spec.script",

@@ -43,7 +43,9 @@ pub struct Check {
 pub struct HttpGetCheck {
     /// Path to request. Default `/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^/"))]
+    // Starts with `/`, and no character apply bodies cannot carry
+    // (`super::text::APPLY_SAFE_PATTERN`, which this pattern replaces).
+    #[schemars(regex(pattern = r"^/[^\x7F-\x9F\x{FFFE}\x{FFFF}]*$"))]
     pub path: Option<String>,
 
     /// Port to request. Default `spec.port`.

@@ -6,10 +6,12 @@ mod instances;
 mod memory;
 mod pod_reports;
 mod rollout;
+pub(crate) mod rules;
 mod service;
 mod shim;
 mod spec;
 mod status;
+mod text;
 
 pub use checks::{Check, ExecCheck, HttpGetCheck, HttpScheme, TcpSocketCheck};
 pub use history::{RevisionRecord, HISTORY_LIMIT};
@@ -24,6 +26,7 @@ pub use status::{
     AppStatus, CONDITION_AVAILABLE, CONDITION_DEGRADED, CONDITION_PAUSED, CONDITION_PROGRESSING,
     CONDITION_READY, CONDITION_RECONCILING, CONDITION_STALLED,
 };
+pub use text::{first_refused_in_apply, refused_in_apply, APPLY_SAFE_PATTERN};
 
 use kube::CustomResourceExt;
 

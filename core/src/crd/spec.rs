@@ -18,6 +18,7 @@ use super::checks::Check;
 use super::instances::Instances;
 use super::memory::MemorySize;
 use super::rollout::RolloutSpec;
+use super::rules;
 use super::service::ServiceSpec;
 use super::shim::RuntimeShimSpec;
 use super::status::AppStatus;
@@ -76,6 +77,8 @@ fn env_profiles_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     validation = Rule::new("self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters): it names the Deployment, Service and PodDisruptionBudget"),
 )]
 #[serde(rename_all = "camelCase")]
+// Every string of the spec flows into an object the operator applies.
+#[schemars(transform = super::text::refuse_in_strings)]
 #[x_kube(validation = Rule::new("!has(self.service) || has(self.port)").message("spec.service needs spec.port: the Service forwards to the app's port").reason(kube::core::Reason::FieldValueRequired).field_path(".service"))]
 #[x_kube(validation = Rule::new("!has(self.profile) || (has(self.envProfiles) && self.profile in self.envProfiles)").message("spec.profile must name an entry of spec.envProfiles").reason(kube::core::Reason::FieldValueInvalid).field_path(".profile"))]
 #[x_kube(validation = Rule::new("!(has(self.waitReady) && self.waitReady) || has(self.readiness) || !has(self.runtimeShim) || !has(self.runtimeShim.enabled) || self.runtimeShim.enabled").message("spec.waitReady needs either the runtime shim (spec.runtimeShim.enabled) or an explicit spec.readiness check to learn when the app is ready").reason(kube::core::Reason::FieldValueInvalid).field_path(".waitReady"))]
@@ -83,6 +86,16 @@ fn env_profiles_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 #[x_kube(validation = Rule::new("!(has(self.readyOnListenTimeout) && self.readyOnListenTimeout) || (has(self.script) && !has(self.readiness) && !(has(self.runtimeShim) && has(self.runtimeShim.enabled) && !self.runtimeShim.enabled))").message("spec.readyOnListenTimeout needs the runtime shim's readiness: spec.script, no spec.readiness check, and spec.runtimeShim.enabled not false").reason(kube::core::Reason::FieldValueInvalid).field_path(".readyOnListenTimeout"))]
 #[x_kube(validation = Rule::new("!has(self.readiness) || has(self.port) || has(self.readiness.exec) || (has(self.readiness.httpGet) && has(self.readiness.httpGet.port)) || (has(self.readiness.tcpSocket) && has(self.readiness.tcpSocket.port))").message("spec.readiness needs a port: set spec.port or the check's own port").reason(kube::core::Reason::FieldValueRequired).field_path(".readiness"))]
 #[x_kube(validation = Rule::new("!has(self.liveness) || has(self.port) || has(self.liveness.exec) || (has(self.liveness.httpGet) && has(self.liveness.httpGet.port)) || (has(self.liveness.tcpSocket) && has(self.liveness.tcpSocket.port))").message("spec.liveness needs a port: set spec.port or the check's own port").reason(kube::core::Reason::FieldValueRequired).field_path(".liveness"))]
+#[x_kube(validation = rules::interpreter_needs_script())]
+#[x_kube(validation = rules::interpreter_args_need_script())]
+#[x_kube(validation = rules::interpreter_args_need_an_interpreter())]
+#[x_kube(validation = rules::shim_needs_script())]
+#[x_kube(validation = rules::implied_shim_needs_script())]
+#[x_kube(validation = rules::probe_port_is_not_the_port())]
+#[x_kube(validation = rules::port_is_not_the_default_probe_port())]
+#[x_kube(validation = rules::deadline_exceeds_min_ready())]
+#[x_kube(validation = rules::memory_limit_at_least_threshold())]
+#[x_kube(validation = rules::memory_request_within_limit())]
 pub struct AppSpec {
     // ---- What to run (PM2: script, args, interpreter, interpreter_args, cwd) ----
     /// Container image that holds the application. Required.
@@ -110,6 +123,7 @@ pub struct AppSpec {
     /// When omitted PM2's rule applies: chosen from the script's extension
     /// (`.js` node, `.py` python, `.sh` bash, ...), else the script runs itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.size() > 0").message("spec.interpreter must not be empty; omit it to choose by the script's extension, or use \"none\""))]
     pub interpreter: Option<String>,
 
     /// PM2 `interpreter_args` (alias `node_args`): arguments for the interpreter,
@@ -317,7 +331,9 @@ pub struct AppSpec {
 
     /// Extra Kubernetes environment entries, e.g. values from Secrets or
     /// ConfigMaps (`valueFrom`). They come after `env` and win on a clash.
+    /// Each name at most once (a list keyed by `name`, as a container's `env`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub extra_env: Vec<EnvVar>,
 
     /// Whole Secrets or ConfigMaps exposed as environment variables.
@@ -361,6 +377,7 @@ pub struct AppSpec {
     /// request divides node CPUs for `instances: 0`; `maxMemoryRestart`, when
     /// set, overrides the memory limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = rules::requests_within_limits())]
     pub resources: Option<ResourceRequirements>,
 
     /// Volumes of the pod.

@@ -8,6 +8,7 @@
 mod harness;
 mod observe;
 
+mod admission;
 mod cli;
 mod cli_ops;
 mod conflicts;

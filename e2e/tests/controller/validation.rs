@@ -15,7 +15,7 @@ use crate::harness::{ApiEnv, Env, MustSome, TIMEOUT};
 use crate::observe::{app_status, condition, event_reasons, rolled_out};
 
 /// A valid App to break one field at a time.
-fn valid(name: &str) -> Value {
+pub(crate) fn valid(name: &str) -> Value {
     json!({
         "apiVersion": "readyroll.dev/v1alpha1",
         "kind": "App",
@@ -25,7 +25,7 @@ fn valid(name: &str) -> Value {
 }
 
 /// Sets `value` at the dotted `path` (creating objects on the way).
-fn with(mut app: Value, path: &str, value: Value) -> Value {
+pub(crate) fn with(mut app: Value, path: &str, value: Value) -> Value {
     let mut at = &mut app;
     let mut keys = path.split('.').peekable();
     while let Some(key) = keys.next() {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::crd::AppSpec;
 
+use super::apply_text;
 use super::diagnostic::Pos;
 use super::fields;
 use super::name::{self, NAME_RULE};
@@ -65,6 +66,15 @@ pub fn convert(
     let errors_before = report.error_count();
     let mut pending = Vec::new();
     let keys = sort_keys(entries, path, report, &mut pending);
+    let options = keys.mapped.values().copied().chain(keys.image);
+    apply_text::check(
+        options.chain(keys.profiles.iter().map(|(_, e)| *e)),
+        path,
+        report,
+    );
+    if let (Some(env), Some(profile)) = (ctx.deploy_env, ctx.profile) {
+        apply_text::check(std::iter::once(env), &format!("deploy.{profile}"), report);
+    }
     let (name, name_pos) = settle_name(&keys, node, path, ctx, report);
     let label = match &name {
         Some(n) if path.is_empty() => format!("app ({n})"),

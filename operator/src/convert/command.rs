@@ -32,6 +32,25 @@ pub fn apply(f: &mut Fields<'_, '_>, spec: &mut AppSpec) {
     }
     spec.interpreter_args = f.read("node_args", values::arguments).unwrap_or_default();
     spec.cwd = f.read("cwd", non_empty);
+    // Without a script the image's entry point runs: an interpreter or its
+    // arguments have nothing to run (the CRD and the operator refuse it).
+    if spec.script.is_none() {
+        let set = [
+            ("exec_interpreter", spec.interpreter.is_some()),
+            ("node_args", !spec.interpreter_args.is_empty()),
+        ];
+        for (option, _) in set.into_iter().filter(|(_, set)| *set) {
+            if let Some(entry) = f.get(option) {
+                f.report.error(
+                    entry.key_pos,
+                    format!(
+                        "{}: needs script: without one the image's entry point runs",
+                        join(f.path, &entry.key)
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// PM2 (`Common.verifyConfs`) runs a script containing spaces as

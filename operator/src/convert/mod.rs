@@ -8,6 +8,7 @@
 //! error yields no App at all.
 
 mod app;
+mod apply_text;
 mod command;
 mod diagnostic;
 mod ecosystem;
