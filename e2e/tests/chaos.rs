@@ -33,7 +33,7 @@ use serde_json::json;
 
 /// Rollouts of the SIGKILL case; the 20 take about 6 minutes on two CPUs.
 const KILL_ROLLOUTS_ENV: &str = "READYROLL_CHAOS_KILL_ROLLOUTS";
-const DEFAULT_KILL_ROLLOUTS: usize = 6;
+const DEFAULT_KILL_ROLLOUTS: usize = 20;
 /// A progress deadline that a never-ready release reaches soon; and one that a good
 /// rollout stalled by a 30 s outage does not reach.
 const SHORT_DEADLINE_S: u32 = 12;
