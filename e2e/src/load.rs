@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
 pub use client::{Answer, FailureKind};
+pub use probe_port::configured_ephemeral_low;
 pub use tally::{ClientTally, Tally};
 
 use client::{AttemptError, Connection, SourcePort};

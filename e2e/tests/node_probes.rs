@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::PostParams;
 use node_support::NodeEnv;
-use readyroll_e2e::load::{get_once, Answer, Failure, FailureKind};
+use readyroll_e2e::load::{configured_ephemeral_low, get_once, Answer, Failure, FailureKind};
 use readyroll_e2e::Must;
 use serde_json::json;
 
@@ -97,10 +97,6 @@ fn conntrack_source_ports(node_port: i32) -> Vec<u16> {
 }
 
 fn ephemeral_low() -> u16 {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .must("the kernel's ephemeral port range");
-    text.split_whitespace()
-        .next()
-        .and_then(|low| low.parse().ok())
-        .unwrap_or_else(|| panic!("no port range in ip_local_port_range: {text:?}"))
+    configured_ephemeral_low()
+        .unwrap_or_else(|| panic!("the kernel's ephemeral port range is not readable"))
 }

@@ -46,12 +46,17 @@ pub fn probe_range(ephemeral_low: u16) -> Option<Range<u16>> {
     (high > PROBE_LOW).then_some(PROBE_LOW..high)
 }
 
-/// The first port of the kernel's ephemeral range, as configured now.
-pub fn ephemeral_low() -> u16 {
+/// The first port of the kernel's ephemeral range, as configured now; `None` where the
+/// kernel does not say (not Linux).
+pub fn configured_ephemeral_low() -> Option<u16> {
     std::fs::read_to_string(EPHEMERAL_RANGE_FILE)
         .ok()
         .and_then(|text| text.split_whitespace().next()?.parse().ok())
-        .unwrap_or(DEFAULT_EPHEMERAL_LOW)
+}
+
+/// The first port of the kernel's ephemeral range, Linux's default where it does not say.
+fn ephemeral_low() -> u16 {
+    configured_ephemeral_low().unwrap_or(DEFAULT_EPHEMERAL_LOW)
 }
 
 /// Connects to `target` from a port of the probe range on the same loopback address; when
