@@ -228,13 +228,18 @@ async fn require_image_on_a_node(cluster: &Cluster, image: &str, variable: &str)
     );
 }
 
-/// An App of two instances on kwok nodes, without the runtime shim.
-fn web_app() -> App {
+/// An App of two instances on the test's own kwok node, without the runtime shim. The
+/// release tests run at once, each with a node it deletes when it ends: a pod placed on
+/// another test's node would vanish with it and leave this App unavailable.
+fn web_app(node: &KwokNode) -> App {
     let spec = AppSpec {
         image: "readyroll.invalid/web:1".to_owned(),
         port: Some(8080),
         instances: Some(Instances::Count(2)),
-        node_selector: BTreeMap::from([(NODE_LABEL_KEY.to_owned(), NODE_LABEL_VALUE.to_owned())]),
+        node_selector: BTreeMap::from([
+            (NODE_LABEL_KEY.to_owned(), NODE_LABEL_VALUE.to_owned()),
+            ("kubernetes.io/hostname".to_owned(), node.name().to_owned()),
+        ]),
         tolerations: vec![Toleration {
             key: Some(TAINT_KEY.to_owned()),
             operator: Some("Exists".to_owned()),
@@ -247,9 +252,9 @@ fn web_app() -> App {
 }
 
 /// The App's status describes its current generation and it is Available.
-async fn create_and_await_app(ns: &TestNamespace) -> App {
+async fn create_and_await_app(ns: &TestNamespace, node: &KwokNode) -> App {
     let apps = ns.api::<App>();
-    apps.create(&PostParams::default(), &web_app())
+    apps.create(&PostParams::default(), &web_app(node))
         .await
         .must("create App");
     let app = wait_for(&apps, APP, app_available(), TIMEOUT)
@@ -363,7 +368,7 @@ async fn app_events(
 async fn install_reconciles_an_app_passes_helm_test_and_uninstall_keeps_crd_and_apps() {
     let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
-    let _node = KwokNode::create(&cluster, "chart-install", 4)
+    let node = KwokNode::create(&cluster, "chart-install", 4)
         .await
         .must("kwok node");
     let ns = TestNamespace::new(&cluster, "chart-install")
@@ -387,7 +392,7 @@ async fn install_reconciles_an_app_passes_helm_test_and_uninstall_keeps_crd_and_
     assert_eq!(container.image.as_deref(), Some(operator_image().as_str()));
 
     let reconciled = Instant::now();
-    create_and_await_app(&ns).await;
+    create_and_await_app(&ns, &node).await;
     eprintln!(
         "App reconciled and Available after {:?}",
         reconciled.elapsed()
@@ -452,14 +457,14 @@ async fn upgrade_to_another_operator_image_leaves_apps_untouched() {
     let next = image_from_env(NEXT_IMAGE_ENV, DEFAULT_NEXT_IMAGE);
     require_image_on_a_node(&cluster, &next, NEXT_IMAGE_ENV).await;
     let (next_repository, next_tag) = split_image(&next);
-    let _node = KwokNode::create(&cluster, "chart-upgrade", 4)
+    let node = KwokNode::create(&cluster, "chart-upgrade", 4)
         .await
         .must("kwok node");
     let ns = TestNamespace::new(&cluster, "chart-upgrade")
         .await
         .must("namespace");
     let release = Release::install(&cluster, &ns, &[]);
-    create_and_await_app(&ns).await;
+    create_and_await_app(&ns, &node).await;
     let before = ns.api::<Deployment>().get(APP).await.must("App Deployment");
     let replica_sets = |ns: &TestNamespace| {
         let api = ns.api::<ReplicaSet>();
@@ -539,7 +544,7 @@ async fn upgrade_to_another_operator_image_leaves_apps_untouched() {
 async fn two_replicas_hand_the_lease_over_when_the_leader_pod_dies() {
     let cluster = Cluster::require().await;
     require_image_on_a_node(&cluster, &operator_image(), OPERATOR_IMAGE_ENV).await;
-    let _node = KwokNode::create(&cluster, "chart-ha", 4)
+    let node = KwokNode::create(&cluster, "chart-ha", 4)
         .await
         .must("kwok node");
     let ns = TestNamespace::new(&cluster, "chart-ha")
@@ -567,7 +572,7 @@ async fn two_replicas_hand_the_lease_over_when_the_leader_pod_dies() {
         "the holder {leader} is one of the pods"
     );
 
-    create_and_await_app(&ns).await;
+    create_and_await_app(&ns, &node).await;
     let leader_metrics = pod_http(&client, ns.name(), &leader, "/metrics").await;
     let standby_metrics = pod_http(&client, ns.name(), &standby, "/metrics").await;
     assert_eq!(metric(&leader_metrics, "readyroll_leader"), Some(1.0));
