@@ -12,19 +12,19 @@ mod node_support;
 
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::{
     apps::v1::Deployment,
-    core::v1::{ContainerStateTerminated, Event, Pod},
+    core::v1::{Event, Pod},
 };
 use kube::{
-    api::{DeleteParams, ListParams, Patch, PatchParams},
-    runtime::{wait::Condition, watcher, WatchStreamExt},
-    Api, ResourceExt,
+    api::{ListParams, Patch, PatchParams},
+    runtime::wait::Condition,
+    Api,
 };
 use node_support::{
     pods::PodTracker,
     rollouts::ROLLOUT_TIMEOUT,
+    stops::stop_pod_of,
     wait_serving,
     workload::{Desired, Workload},
     NodeEnv, TESTAPP, TESTAPP_PORT,
@@ -312,9 +312,9 @@ async fn kill_timeout_bounds_the_stop_and_a_prompt_exit_is_not_held() {
         if stop.terminated.as_ref().map(|t| t.exit_code) != Some(code) {
             problems.push(format!("{}: {exit}, expected exit code {code}", case.name));
         }
-        if stop.gone > case.grace() + POD_REMOVAL {
+        if stop.gone > case.killed_at() + POD_REMOVAL {
             problems.push(format!(
-                "{}: pod gone only after {:?}, more than the grace period + {POD_REMOVAL:?}",
+                "{}: pod gone only after {:?}, more than the stop deadline + {POD_REMOVAL:?}",
                 case.name, stop.gone
             ));
         }
@@ -327,8 +327,8 @@ async fn kill_timeout_bounds_the_stop_and_a_prompt_exit_is_not_held() {
         measurements.push(Measurement {
             name: format!("pod deletion → pod object gone: {}", case.name),
             expected: format!(
-                "≤ {:.0} s (grace + {} s)",
-                (case.grace() + POD_REMOVAL).as_secs_f64(),
+                "≤ {:.0} s (stop deadline + {} s)",
+                (case.killed_at() + POD_REMOVAL).as_secs_f64(),
                 POD_REMOVAL.as_secs()
             ),
             measured_ms: bench::millis(stop.gone),
@@ -356,6 +356,8 @@ struct KillCase {
 const EXIT_REPORTING: Duration = Duration::from_secs(3);
 /// How long after the grace period the kubelet may take to remove the pod object.
 const POD_REMOVAL: Duration = Duration::from_secs(5);
+/// How far the shim's drain may run past `drainDelayMs` by default (`drainMaxMs`).
+const DRAIN_EXTENSION_MS: u64 = 25_000;
 
 impl KillCase {
     fn new(
@@ -374,8 +376,26 @@ impl KillCase {
         }
     }
 
+    /// The pod's `terminationGracePeriodSeconds`. The shim's drain may run to
+    /// `drainMaxMs` (default drain + 25 s), so its grace period covers that.
     fn grace(&self) -> Duration {
-        Duration::from_secs((self.drain_ms + self.kill_timeout_ms).div_ceil(1000))
+        let drain = if self.shim {
+            self.drain_ms + DRAIN_EXTENSION_MS
+        } else {
+            self.drain_ms
+        };
+        Duration::from_secs((drain + self.kill_timeout_ms).div_ceil(1000))
+    }
+
+    /// When the app is killed if it ignores its signal: by the shim exactly at drain +
+    /// killTimeout (no connection arrives here, so the drain is its minimum), by the kubelet
+    /// at the grace period.
+    fn killed_at(&self) -> Duration {
+        if self.shim {
+            Duration::from_millis(self.drain_ms + self.kill_timeout_ms)
+        } else {
+            self.grace()
+        }
     }
 
     /// When the container's exit may be seen after the pod's deletion. An app ignoring its
@@ -386,7 +406,7 @@ impl KillCase {
         let drain = Duration::from_millis(self.drain_ms);
         let kill = drain + Duration::from_millis(self.kill_timeout_ms);
         match self.stop_signal {
-            "ignore" => (kill, self.grace() + EXIT_REPORTING),
+            "ignore" => (kill, self.killed_at() + EXIT_REPORTING),
             _ => (drain, drain + EXIT_REPORTING),
         }
     }
@@ -432,103 +452,6 @@ impl KillCase {
         }
         app_manifest(self.name, 0, extra)
     }
-}
-
-/// How a pod went after its deletion.
-struct Stop {
-    /// When the app container was first seen terminated.
-    exited: Option<Duration>,
-    /// When the pod object was gone.
-    gone: Duration,
-    /// The app container's terminated state.
-    terminated: Option<ContainerStateTerminated>,
-}
-
-impl Stop {
-    fn exit_description(&self) -> String {
-        self.terminated
-            .as_ref()
-            .map(|t| {
-                format!(
-                    "exit code {}{}",
-                    t.exit_code,
-                    t.reason
-                        .as_ref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default()
-                )
-            })
-            .unwrap_or_else(|| "container exit not seen".to_owned())
-    }
-}
-
-/// Deletes the single pod of App `name` and times its stop, watching the pod from before
-/// the deletion until it is gone.
-async fn stop_pod_of(env: &NodeEnv, name: &str) -> Stop {
-    let pods = env.ns.api::<Pod>();
-    let list = pods
-        .list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={name}")))
-        .await
-        .must("list pods");
-    assert_eq!(list.items.len(), 1, "{name} has one pod");
-    let pod = list.items[0].name_any();
-    let mut stream = watcher(
-        pods.clone(),
-        watcher::Config::default().fields(&format!("metadata.name={pod}")),
-    )
-    .default_backoff()
-    .boxed();
-    // The watch is established (its initial list seen) before the deletion starts.
-    loop {
-        match stream.try_next().await.must("watch pod") {
-            Some(watcher::Event::InitDone) => break,
-            Some(_) => continue,
-            None => panic!("pod watch ended"),
-        }
-    }
-    let deleted = Instant::now();
-    pods.delete(&pod, &DeleteParams::default())
-        .await
-        .must("delete pod");
-    let mut stop = Stop {
-        exited: None,
-        gone: Duration::ZERO,
-        terminated: None,
-    };
-    let deadline = deleted + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let event = tokio::time::timeout(left, stream.try_next())
-            .await
-            .unwrap_or_else(|_| panic!("pod {pod} still there 60 s after deletion"))
-            .must("watch pod");
-        let (seen, gone) = match event {
-            Some(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => (p, false),
-            Some(watcher::Event::Delete(p)) => (p, true),
-            Some(_) => continue,
-            None => panic!("pod watch ended"),
-        };
-        if let Some(t) = app_terminated(&seen) {
-            stop.exited.get_or_insert(deleted.elapsed());
-            stop.terminated = Some(t);
-        }
-        if gone {
-            stop.gone = deleted.elapsed();
-            return stop;
-        }
-    }
-}
-
-fn app_terminated(pod: &Pod) -> Option<ContainerStateTerminated> {
-    pod.status
-        .as_ref()?
-        .container_statuses
-        .as_ref()?
-        .first()?
-        .state
-        .as_ref()?
-        .terminated
-        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,6 +42,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+mod drain;
+pub use drain::{drain_flag, DrainArgs, DEFAULT_QUIET_MS, DRAIN_COMMAND};
+
 /// Flag names, as written on the command line.
 pub mod flag {
     pub const PORT: &str = "--port";
@@ -193,7 +196,7 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-fn error(subject: &str, message: impl Into<String>) -> ParseError {
+pub(crate) fn error(subject: &str, message: impl Into<String>) -> ParseError {
     ParseError {
         subject: subject.to_string(),
         message: message.into(),
@@ -347,7 +350,7 @@ impl ShimArgs {
     }
 }
 
-fn take_value(
+pub(crate) fn take_value(
     name: &str,
     inline: Option<String>,
     rest: &mut impl Iterator<Item = String>,
@@ -368,7 +371,7 @@ fn switch(name: &str, inline: &Option<String>) -> Result<bool, ParseError> {
     }
 }
 
-fn port(name: &str, text: &str) -> Result<u16, ParseError> {
+pub(crate) fn port(name: &str, text: &str) -> Result<u16, ParseError> {
     match text.parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
         _ => Err(error(
@@ -378,7 +381,7 @@ fn port(name: &str, text: &str) -> Result<u16, ParseError> {
     }
 }
 
-fn millis(name: &str, text: &str) -> Result<u64, ParseError> {
+pub(crate) fn millis(name: &str, text: &str) -> Result<u64, ParseError> {
     text.parse::<u64>()
         .map_err(|_| error(name, format!("`{text}` is not a number of milliseconds")))
 }

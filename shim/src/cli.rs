@@ -11,13 +11,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use readyroll_shim_contract::{self as contract, flag, ParseError, ShimArgs};
+use readyroll_shim_contract::{
+    self as contract, flag, DrainArgs, ParseError, ShimArgs, DRAIN_COMMAND,
+};
 
 use crate::signals::parse_signal;
 
 pub const USAGE: &str = "\
 usage:
   readyroll-shim install DEST
+  readyroll-shim drain --min-ms N [--max-ms N] [--quiet-ms N] [--ignore-port N ...]
   readyroll-shim [FLAGS] --script SCRIPT [FLAGS] -- [ARGS...]
   readyroll-shim [FLAGS] -- COMMAND [ARGS...]
 
@@ -50,7 +53,11 @@ memory:
 
 #[derive(Debug, PartialEq)]
 pub enum Invocation {
-    Install { dest: PathBuf },
+    Install {
+        dest: PathBuf,
+    },
+    /// The pre-stop drain (`crate::drain`).
+    Drain(DrainArgs),
     Run(Box<RunConfig>),
     Help,
     Version,
@@ -139,6 +146,7 @@ fn error(subject: &str, message: impl Into<String>) -> CliError {
 pub fn parse(args: Vec<OsString>) -> Result<Invocation, CliError> {
     match args.first().and_then(|a| a.to_str()) {
         Some("install") => return parse_install(&args[1..]),
+        Some(DRAIN_COMMAND) => return parse_drain(&args[1..]),
         Some("--help") | Some("-h") => return Ok(Invocation::Help),
         Some("--version") => return Ok(Invocation::Version),
         _ => {}
@@ -156,11 +164,15 @@ fn parse_install(rest: &[OsString]) -> Result<Invocation, CliError> {
     }
 }
 
-fn parse_run(args: Vec<OsString>) -> Result<RunConfig, CliError> {
-    // Kubernetes hands every argument over as a string; a non-UTF-8 one
-    // cannot come from the operator.
-    let args = args
-        .into_iter()
+fn parse_drain(rest: &[OsString]) -> Result<Invocation, CliError> {
+    let rest = utf8(rest.to_vec())?;
+    Ok(Invocation::Drain(DrainArgs::parse(rest)?))
+}
+
+/// Kubernetes hands every argument over as a string; a non-UTF-8 one
+/// cannot come from the operator.
+fn utf8(args: Vec<OsString>) -> Result<Vec<String>, CliError> {
+    args.into_iter()
         .map(|arg| {
             arg.into_string().map_err(|arg| {
                 error(
@@ -169,8 +181,11 @@ fn parse_run(args: Vec<OsString>) -> Result<RunConfig, CliError> {
                 )
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let a = ShimArgs::parse(args)?;
+        .collect()
+}
+
+fn parse_run(args: Vec<OsString>) -> Result<RunConfig, CliError> {
+    let a = ShimArgs::parse(utf8(args)?)?;
     let stop_signal = parse_signal(&a.stop_signal).ok_or_else(|| {
         error(
             flag::STOP_SIGNAL,
@@ -437,6 +452,29 @@ mod tests {
         );
         assert_eq!(fails(&["install"]).subject, "install");
         assert_eq!(fails(&["install", "a", "b"]).subject, "install");
+    }
+
+    #[test]
+    fn drain_is_a_subcommand_with_its_own_flags() {
+        assert_eq!(
+            parse(args(&[
+                "drain",
+                "--min-ms=5000",
+                "--max-ms=30000",
+                "--ignore-port=9797"
+            ])),
+            Ok(Invocation::Drain(DrainArgs {
+                min_ms: 5000,
+                max_ms: 30_000,
+                quiet_ms: contract::DEFAULT_QUIET_MS,
+                ignore_ports: vec![9797],
+            }))
+        );
+        assert_eq!(fails(&["drain"]).subject, "--min-ms");
+        assert_eq!(
+            fails(&["drain", "--min-ms=1", "--port=3"]).subject,
+            "--port"
+        );
     }
 
     #[test]

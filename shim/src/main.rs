@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod drain;
 mod install;
 mod instance;
 mod ipc;
@@ -34,6 +35,7 @@ fn main() {
     let args = std::env::args_os().skip(1).collect();
     let code = match cli::parse(args) {
         Ok(Invocation::Run(config)) => supervisor::run(*config),
+        Ok(Invocation::Drain(args)) => drain::run(args),
         Ok(Invocation::Install { dest }) => match install::install(&dest) {
             Ok(()) => 0,
             Err(e) => {

@@ -451,16 +451,22 @@ fn network() -> impl Strategy<Value = Net> {
                     (1..=100u32).prop_map(|p| IntOrString::String(format!("{p}%"))),
                 ]),
                 option::of(millis()),
+                // drainMaxMs, as an extension past drainDelayMs (the CRD
+                // refuses a maximum below it).
+                option::of(0..=60_000i64),
                 option::of(any::<bool>()),
                 option::of(1..=86_400i32),
                 option::of(1..=100i32),
             )
-                .prop_map(|(max_surge, drain, auto, deadline, history)| RolloutSpec {
-                    max_surge,
-                    drain_delay_ms: drain,
-                    auto_rollback: auto,
-                    progress_deadline_seconds: deadline,
-                    revision_history_limit: history,
+                .prop_map(|(max_surge, drain, extra, auto, deadline, history)| {
+                    RolloutSpec {
+                        max_surge,
+                        drain_delay_ms: drain,
+                        drain_max_ms: extra.map(|e| (drain.unwrap_or(5000) + e).min(86_400_000)),
+                        auto_rollback: auto,
+                        progress_deadline_seconds: deadline,
+                        revision_history_limit: history,
+                    }
                 }),
         ),
         option::of(

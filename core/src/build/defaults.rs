@@ -23,6 +23,11 @@ pub const MEMORY_LIMIT_PERCENT: i32 = 150;
 pub const STOP_SIGNAL: &str = "SIGINT";
 /// Pre-stop drain before the stop signal (readyroll; PM2 has no load balancer to drain).
 pub const DRAIN_DELAY_MS: i64 = DEFAULT_DRAIN_DELAY_MS;
+/// How far the shim's drain may run past `drainDelayMs` by default while
+/// connections still arrive: enough for kube-proxy to catch up after its
+/// watch was cut (client-go backs off up to tens of seconds), and with the
+/// PM2 default kill timeout about Kubernetes' own default grace period.
+pub const DRAIN_EXTENSION_MS: i64 = 25_000;
 /// Extra pods during a rollout: one at a time, like PM2's reload of one worker after another.
 pub const MAX_SURGE: i32 = 1;
 /// Port of the runtime shim's `/ready` endpoint.

@@ -53,7 +53,7 @@ pub fn pod_template(
             containers: vec![app_container(app, timings, shim)?],
             init_containers: non_empty(init_containers),
             volumes: non_empty(volumes),
-            termination_grace_period_seconds: Some(termination_grace_period_seconds(timings)),
+            termination_grace_period_seconds: Some(termination_grace_period_seconds(timings, shim)),
             service_account_name: spec.service_account_name.clone(),
             image_pull_secrets: non_empty(spec.image_pull_secrets.clone()),
             node_selector: non_empty_map(spec.node_selector.clone()),
@@ -133,7 +133,7 @@ fn app_container(
         readiness_probe: probes.readiness,
         startup_probe: probes.startup,
         liveness_probe: probes.liveness,
-        lifecycle: pre_stop(timings),
+        lifecycle: pre_stop(timings, shim),
         ..Default::default()
     })
 }

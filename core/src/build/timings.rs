@@ -13,11 +13,27 @@ pub struct Timings {
     pub kill_timeout_ms: i64,
     pub min_uptime_ms: i64,
     pub drain_delay_ms: i64,
+    /// The longest drain the shim may stretch to; at least `drain_delay_ms`.
+    pub drain_max_ms: i64,
 }
 
 impl Timings {
     pub fn of(spec: &AppSpec) -> Result<Self, SpecError> {
         let drain = spec.rollout.as_ref().and_then(|r| r.drain_delay_ms);
+        let drain_delay_ms = checked(
+            "spec.rollout.drainDelayMs",
+            drain,
+            defaults::DRAIN_DELAY_MS,
+            0,
+        )?;
+        let drain_max = spec.rollout.as_ref().and_then(|r| r.drain_max_ms);
+        // Also a CEL rule of the CRD, checked here for Apps admitted before it.
+        let drain_max_ms = checked(
+            "spec.rollout.drainMaxMs",
+            drain_max,
+            (drain_delay_ms + defaults::DRAIN_EXTENSION_MS).min(MAX_DURATION_MS),
+            drain_delay_ms,
+        )?;
         Ok(Timings {
             listen_timeout_ms: pm2_timeout(
                 "spec.listenTimeout",
@@ -35,12 +51,8 @@ impl Timings {
                 defaults::MIN_UPTIME_MS,
                 0,
             )?,
-            drain_delay_ms: checked(
-                "spec.rollout.drainDelayMs",
-                drain,
-                defaults::DRAIN_DELAY_MS,
-                0,
-            )?,
+            drain_delay_ms,
+            drain_max_ms,
         })
     }
 }
@@ -91,7 +103,32 @@ mod tests {
                 kill_timeout_ms: 1600,
                 min_uptime_ms: 1000,
                 drain_delay_ms: 5000,
+                drain_max_ms: 30_000,
             }
+        );
+    }
+
+    #[test]
+    fn the_longest_drain_follows_the_shortest_unless_set() {
+        let of = |delay, max| {
+            let t = Timings::of(&AppSpec {
+                rollout: Some(RolloutSpec {
+                    drain_delay_ms: delay,
+                    drain_max_ms: max,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .unwrap();
+            (t.drain_delay_ms, t.drain_max_ms)
+        };
+        assert_eq!(of(Some(2000), None), (2000, 27_000));
+        assert_eq!(of(Some(2000), Some(2000)), (2000, 2000), "a fixed drain");
+        assert_eq!(of(None, Some(60_000)), (5000, 60_000));
+        assert_eq!(
+            of(Some(MAX_DURATION_MS), None),
+            (MAX_DURATION_MS, MAX_DURATION_MS),
+            "capped, not overflowing"
         );
     }
 
@@ -142,6 +179,17 @@ mod tests {
                     ..Default::default()
                 },
                 "spec.rollout.drainDelayMs",
+            ),
+            (
+                AppSpec {
+                    rollout: Some(RolloutSpec {
+                        drain_delay_ms: Some(4000),
+                        drain_max_ms: Some(3999),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                "spec.rollout.drainMaxMs",
             ),
         ];
         for (spec, field) in cases {

@@ -7,6 +7,7 @@
 pub mod baseline;
 pub mod pods;
 pub mod rollouts;
+pub mod stops;
 pub mod workload;
 
 use std::{

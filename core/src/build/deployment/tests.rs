@@ -8,6 +8,7 @@ fn timings(listen_timeout_ms: i64, min_uptime_ms: i64) -> Timings {
         listen_timeout_ms,
         kill_timeout_ms: 1600,
         min_uptime_ms,
+        drain_max_ms: 30_000,
         drain_delay_ms: 5000,
     }
 }
