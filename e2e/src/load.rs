@@ -15,6 +15,7 @@
 //! idle connection (RFC 9112 §9.3.1): the retry's outcome is the request's outcome and
 //! the retry is counted ([`Tally::retried`]).
 mod client;
+mod pod_target;
 mod probe_port;
 mod tally;
 
@@ -119,6 +120,8 @@ pub enum LoadError {
         "load target {0} is not a loopback address; the tests only ever send to 127.0.0.0/8 or ::1"
     )]
     NotLoopback(SocketAddr),
+    #[error("load target {target} is not a pod of this run's node: {why}")]
+    NotThisRunsPod { target: SocketAddr, why: String },
     #[error("a load needs at least one worker")]
     NoWorkers,
     #[error("rate per worker must be a positive number of requests per second, not {0}")]
@@ -151,6 +154,28 @@ impl Load {
         if !is_loopback(config.target.ip()) {
             return Err(LoadError::NotLoopback(config.target));
         }
+        Load::start_checked(config)
+    }
+
+    /// Starts a load straight at a pod, bypassing its Service, as a proxy that still routes
+    /// to it does. Only a pod in a network namespace this run created: the target must be
+    /// `pod`'s own IP, inside `pod_network` (the local cluster's pod CIDR, e.g.
+    /// `10.88.0.0/16`), and not the host's network.
+    pub fn start_to_pod(
+        config: LoadConfig,
+        pod: &k8s_openapi::api::core::v1::Pod,
+        pod_network: &str,
+    ) -> Result<Load, LoadError> {
+        pod_target::check(config.target, pod, pod_network).map_err(|why| {
+            LoadError::NotThisRunsPod {
+                target: config.target,
+                why,
+            }
+        })?;
+        Load::start_checked(config)
+    }
+
+    fn start_checked(config: LoadConfig) -> Result<Load, LoadError> {
         if config.keep_alive_workers + config.new_connection_workers == 0 {
             return Err(LoadError::NoWorkers);
         }

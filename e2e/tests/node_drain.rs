@@ -23,7 +23,7 @@ use node_support::{
 };
 use readyroll_e2e::{
     bench::{self, Measurement},
-    load::{self, Load, LoadConfig},
+    load::{Load, LoadConfig},
     Must,
 };
 use serde_json::json;
@@ -43,35 +43,36 @@ const EXIT_REPORTING: Duration = Duration::from_secs(3);
 #[ignore = "needs a real node and the installed operator: run by the node tier"]
 async fn the_drain_lasts_while_connections_still_reach_the_pod() {
     let env = NodeEnv::start("drain").await;
-    for name in ["busy", "idle"] {
+    for name in APPS {
         Workload::app(&env.ns, manifest(name))
             .apply(&Desired::new(TESTAPP, "v1", 1))
             .await
             .must("create the App");
     }
-    for name in ["busy", "idle"] {
+    for name in APPS {
         Workload::app(&env.ns, manifest(name))
             .wait_settled(&Desired::new(TESTAPP, "v1", 1), ROLLOUT_TIMEOUT)
             .await
             .must("App available");
     }
-    let (busy_pod, busy_ip) = only_pod(&env, "busy").await;
-    let logs = follow_logs(&env, &busy_pod);
-    let target = SocketAddr::new(busy_ip, TESTAPP_PORT as u16);
-    load::get_once(target, Duration::from_secs(2))
-        .await
-        .unwrap_or_else(|e| panic!("the pod answers at {target} before its deletion: {e:?}"));
-
-    let mut config = LoadConfig::new(target);
-    config.keep_alive_workers = 0;
-    config.new_connection_workers = 2;
-    config.max_duration = Duration::from_secs(1) + TRAFFIC_AFTER_DELETION;
+    let busy_pod = only_pod(&env, "busy").await;
+    let logs = follow_logs(&env, &busy_pod.name_any());
+    let fixed_pod = only_pod(&env, "fixed").await;
     let load_started = Instant::now();
-    let load = Load::start(config).must("start the direct connections");
+    let load = direct_load(&busy_pod);
+    let fixed_load = direct_load(&fixed_pod);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (busy, idle) = tokio::join!(stop_pod_of(&env, "busy"), stop_pod_of(&env, "idle"));
+    let (busy, idle, fixed) = tokio::join!(
+        stop_pod_of(&env, "busy"),
+        stop_pod_of(&env, "idle"),
+        stop_pod_of(&env, "fixed")
+    );
+    let fixed_run = fixed_load.finish();
+    let fixed_tally = fixed_run.tally();
     let run = load.finish();
-    let traffic_end = (load_started + run.duration).saturating_duration_since(busy.deleted_at);
+    // When the last connection was opened (the load's own duration runs to `finish`).
+    let last_sent = run.samples.iter().map(|s| s.at).max().unwrap_or_default();
+    let traffic_end = (load_started + last_sent).saturating_duration_since(busy.deleted_at);
     let after_deletion = run
         .samples
         .iter()
@@ -88,6 +89,10 @@ async fn the_drain_lasts_while_connections_still_reach_the_pod() {
         busy.exited, traffic_end.as_secs_f64(), tally.requests, tally.failed
     );
     eprintln!("idle: exit seen {:?} after deletion", idle.exited);
+    eprintln!(
+        "fixed (drainMaxMs = drainDelayMs): exit seen {:?} after deletion, {} of {} direct requests failed",
+        fixed.exited, fixed_tally.failed, fixed_tally.requests
+    );
 
     let mut problems = Vec::new();
     if tally.failed > 0 {
@@ -112,6 +117,15 @@ async fn the_drain_lasts_while_connections_still_reach_the_pod() {
     check_exit(&mut problems, "busy", &busy, busy_low, busy_high);
     let min = Duration::from_millis(DRAIN_DELAY_MS);
     check_exit(&mut problems, "idle", &idle, min, min + EXIT_REPORTING);
+    // The control: the same traffic against a fixed drain meets a stopped app, so the
+    // busy pod's zero is the drain's doing.
+    if fixed_tally.failed == 0 {
+        problems.push(format!(
+            "fixed: none of {} direct requests failed after a fixed {DRAIN_DELAY_MS} ms drain; the test's traffic does not outlast a drain",
+            fixed_tally.requests
+        ));
+    }
+    check_exit(&mut problems, "fixed", &fixed, min, min + EXIT_REPORTING);
     match &summary {
         Some(line) if line.contains("extended past the minimum") => {}
         other => problems.push(format!(
@@ -137,6 +151,15 @@ async fn the_drain_lasts_while_connections_still_reach_the_pod() {
             ),
         },
         Measurement {
+            name: "the same connections against a fixed drain (drainMaxMs = drainDelayMs)".into(),
+            expected: "some fail: the app stops after drainDelayMs".into(),
+            measured_ms: fixed.exited.map_or(0, bench::millis),
+            detail: format!(
+                "{} of {} direct requests failed",
+                fixed_tally.failed, fixed_tally.requests
+            ),
+        },
+        Measurement {
             name: "pod deletion → app exit, no connections".into(),
             expected: format!(
                 "{:.1}–{:.1} s (drainDelayMs)",
@@ -151,7 +174,34 @@ async fn the_drain_lasts_while_connections_still_reach_the_pod() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// `busy` and `fixed` get connections after their deletion, `idle` none; `fixed` has a
+/// drain that cannot be extended.
+const APPS: [&str; 3] = ["busy", "idle", "fixed"];
+
+/// New connections straight to `pod` for 7 s (1 s before its deletion, 6 s after).
+fn direct_load(pod: &Pod) -> Load {
+    let pod_ip: IpAddr = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.pod_ip.as_ref())
+        .and_then(|ip| ip.parse().ok())
+        .expect("the pod has an IP");
+    // The cluster scripts' pod network (e2e/cluster/env.sh), on this machine's bridge.
+    let pod_network =
+        std::env::var("CLUSTER_CIDR").must("CLUSTER_CIDR (source e2e/cluster/env.sh)");
+    let mut config = LoadConfig::new(SocketAddr::new(pod_ip, TESTAPP_PORT as u16));
+    config.keep_alive_workers = 0;
+    config.new_connection_workers = 2;
+    config.max_duration = Duration::from_secs(1) + TRAFFIC_AFTER_DELETION;
+    Load::start_to_pod(config, pod, &pod_network).must("start the direct connections")
+}
+
 fn manifest(name: &str) -> serde_json::Value {
+    let max = if name == "fixed" {
+        DRAIN_DELAY_MS
+    } else {
+        DRAIN_MAX_MS
+    };
     json!({
         "apiVersion": "readyroll.dev/v1alpha1",
         "kind": "App",
@@ -166,7 +216,7 @@ fn manifest(name: &str) -> serde_json::Value {
             "waitReady": true,
             "listenTimeout": 4000,
             "killTimeout": 1600,
-            "rollout": {"drainDelayMs": DRAIN_DELAY_MS, "drainMaxMs": DRAIN_MAX_MS},
+            "rollout": {"drainDelayMs": DRAIN_DELAY_MS, "drainMaxMs": max},
             "env": {"READINESS": "pm2", "READY_DELAY_MS": "500", "STOP_SIGNAL": "graceful"},
         },
     })
@@ -182,7 +232,7 @@ fn check_exit(problems: &mut Vec<String>, name: &str, stop: &Stop, low: Duration
     }
 }
 
-async fn only_pod(env: &NodeEnv, name: &str) -> (String, IpAddr) {
+async fn only_pod(env: &NodeEnv, name: &str) -> Pod {
     let list = env
         .ns
         .api::<Pod>()
@@ -190,14 +240,7 @@ async fn only_pod(env: &NodeEnv, name: &str) -> (String, IpAddr) {
         .await
         .must("list pods");
     assert_eq!(list.items.len(), 1, "{name} has one pod");
-    let pod = &list.items[0];
-    let ip = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.pod_ip.as_ref())
-        .and_then(|ip| ip.parse().ok())
-        .unwrap_or_else(|| panic!("{} has no pod IP", pod.name_any()));
-    (pod.name_any(), ip)
+    list.items.into_iter().next().expect("one pod")
 }
 
 /// The app container's log lines, followed until the container exits.
