@@ -4,7 +4,7 @@ SHELL := bash
 
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: demo test fuzz binaries cluster-up cluster-down crds test-chart test-versions install-operator uninstall-operator test-node test-chaos test-chaos-api-outage chaos-cases test-pm2-canonical bench-report bench-scale
+.PHONY: demo test fuzz binaries cluster-up cluster-down crds test-chart test-versions install-operator uninstall-operator test-node test-chaos test-chaos-api-outage chaos-cases test-pm2-canonical bench-report bench-scale bench-zero-downtime
 
 # Sets everything up and rolls the sample App on the local cluster, under traffic.
 demo:
@@ -82,9 +82,9 @@ test-node: install-operator
 # READYROLL_CHAOS_KILL_ROLLOUTS (default 20) and READYROLL_CHAOS_SEED tune the SIGKILL case.
 CHAOS_OPERATOR := --set replicas=2 --set leaderElection.leaseDurationSeconds=8 \
   --set leaderElection.renewBeforeSeconds=5
-# The API outage case once paused every trigger of the controller's queue for minutes after
-# kube-apiserver came back (fixed in controller/triggers.rs); test-chaos-api-outage runs it
-# alone.
+# The API outage case runs alone (test-chaos-api-outage): after kube-apiserver comes back, an
+# old pod can stop listening while the node still routes new connections to it (one run:
+# 121 refused in 1.2 s, 2026-12-03), so it is not yet zero-downtime.
 CHAOS_API_OUTAGE := case_7_the_api_server_stopped_for_30_s_mid_rollout
 test-chaos:
 	$(MAKE) --no-print-directory chaos-cases CHAOS_ARGS="--skip $(CHAOS_API_OUTAGE)"
@@ -98,6 +98,20 @@ chaos-cases:
 	  || status=$$?; \
 	$(CLUSTER_SCRIPTS)/chaos.sh restore || status=$$?; \
 	e2e/install-operator.sh --uninstall; \
+	exit $$status
+
+# The node tier's zero-downtime tests with their baselines: the same application as a plain
+# Deployment rolled through the same steps under the same load (about 12 minutes more than
+# the node tier spends on them), then the generated sections of BENCHMARKS.md rewritten.
+# make test leaves the baselines out: they compare, they assert nothing about readyroll.
+bench-zero-downtime: install-operator
+	status=0; \
+	READYROLL_NODE_BASELINES=1 \
+	KUBECONFIG="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$KUBECONFIG")" \
+	  cargo test -p readyroll-e2e --test node_zero_downtime --test node_shim -- --ignored \
+	    --test-threads=1 || status=$$?; \
+	e2e/install-operator.sh --uninstall; \
+	[[ $$status == 0 ]] && $(MAKE) --no-print-directory bench-report; \
 	exit $$status
 
 # PM2's canonical ecosystem entry, converted, rolled 10 times under load (the node tier runs

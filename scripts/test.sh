@@ -11,9 +11,10 @@
 #                  real containers on a real kubelet under load (zero-downtime proof);
 #                  the scale benchmark's harness at 50 Apps on kwok nodes (make bench-scale
 #                  runs it at thousands)
-#   (chaos)      not run here yet: `make test-chaos` (see the Makefile) still loses a
-#                  connection now and then, the same open gap as the PM2 canonical test
-#   6. release     Helm releases of the chart, each confined to its own namespace:
+#                  (the plain-Deployment baselines are `make bench-zero-downtime`'s)
+#   6. chaos       faults mid-rollout under load on the real node, two operator replicas
+#                  (the API outage case is make test-chaos-api-outage's, see the Makefile)
+#   7. release     Helm releases of the chart, each confined to its own namespace:
 #                  install, helm test, upgrade, uninstall, leader failover
 # The local cluster is started (or reused) before tier 4 and, when this run started it,
 # stopped at the end. READYROLL_KEEP_CLUSTER=1 keeps it running.
@@ -86,6 +87,9 @@ scripts/test-versions.sh
 
 tier "node"
 make --no-print-directory test-node
+
+tier "chaos"
+make --no-print-directory test-chaos
 
 tier "release"
 e2e_tests chart_install
