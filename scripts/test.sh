@@ -13,7 +13,6 @@
 #                  runs it at thousands)
 #                  (the plain-Deployment baselines are `make bench-zero-downtime`'s)
 #   6. chaos       faults mid-rollout under load on the real node, two operator replicas
-#                  (the API outage case is make test-chaos-api-outage's, see the Makefile)
 #   7. release     Helm releases of the chart, each confined to its own namespace:
 #                  install, helm test, upgrade, uninstall, leader failover
 # The local cluster is started (or reused) before tier 4 and, when this run started it,

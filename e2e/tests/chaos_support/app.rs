@@ -76,6 +76,11 @@ impl ChaosApp {
             "spec": {
                 "image": format!("{TESTAPP}:v1"),
                 "imagePullPolicy": "Never",
+                // A PM2 script, so the runtime shim runs it as it runs every converted
+                // ecosystem file: SIGINT on stop, and a drain that lasts while connections
+                // still arrive (after an API outage kube-proxy is late to stop routing).
+                "script": "/testapp",
+                "interpreter": "none",
                 "instances": INSTANCES,
                 "port": TESTAPP_PORT,
                 "readiness": {"httpGet": {"path": "/healthz"}},
