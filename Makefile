@@ -99,13 +99,18 @@ chaos-cases:
 	exit $$status
 
 # The node tier's zero-downtime tests with their baselines: the same application as a plain
-# Deployment rolled through the same steps under the same load (about 12 minutes more than
-# the node tier spends on them), then the generated sections of BENCHMARKS.md rewritten.
+# Deployment and as an Argo Rollouts Rollout (its controller built from its Go module) rolled
+# through the same steps under the same load (about 20 minutes more than the node tier
+# spends on them), then the generated sections of BENCHMARKS.md rewritten.
 # make test leaves the baselines out: they compare, they assert nothing about readyroll.
 bench-zero-downtime: install-operator
+	$(CLUSTER_SCRIPTS)/build-binaries.sh argo-rollouts
 	status=0; \
 	READYROLL_NODE_BASELINES=1 \
 	KUBECONFIG="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$KUBECONFIG")" \
+	ARGO_ROLLOUTS_BIN="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$ARGO_ROLLOUTS_BIN")" \
+	ARGO_ROLLOUTS_VERSION="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$ARGO_ROLLOUTS_VERSION")" \
+	GOMODCACHE="$$(source $(CLUSTER_SCRIPTS)/env.sh && echo "$$CACHE/go/mod")" \
 	  cargo test -p readyroll-e2e --test node_zero_downtime --test node_shim -- --ignored \
 	    --test-threads=1 || status=$$?; \
 	e2e/install-operator.sh --uninstall; \

@@ -10,6 +10,7 @@
 //! and its images are described in [`real_node`].
 #![forbid(unsafe_code)]
 
+pub mod argo;
 pub mod audit;
 mod background;
 pub mod bench;

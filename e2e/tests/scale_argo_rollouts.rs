@@ -10,23 +10,20 @@
 //! needed. Settings as in `node_scale`.
 mod scale_support;
 
-use std::{
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::{
     api::apps::v1::{Deployment, ReplicaSet},
     apimachinery::pkg::apis::meta::v1::LabelSelector,
 };
-use kube::{CustomResource, ResourceExt};
+use kube::ResourceExt;
 use readyroll_e2e::{
+    argo::{
+        self, rollout_healthy, ArgoController, Rollout, RolloutSpec, CONTROLLER_METRICS_RECONCILES,
+    },
     bench::{BenchRecord, Idle, Memory, Restart, ScaleRecord},
     kubectl::Kubectl,
-    scale::{counter_sum, ApiRequests, Process},
+    scale::{counter_sum, ApiRequests},
     Cluster, Must,
 };
 use scale_support::{
@@ -34,54 +31,17 @@ use scale_support::{
     edit_annotation, edit_latencies, name_of, pod_template, requests_record, template_edit,
     wait_all, wait_quiet, workload_labels, Settings, World,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-
-/// The part of Argo Rollouts' `Rollout` the benchmark writes and reads.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug)]
-#[kube(
-    group = "argoproj.io",
-    version = "v1alpha1",
-    kind = "Rollout",
-    namespaced,
-    status = "RolloutStatus",
-    schema = "disabled"
-)]
-pub struct RolloutSpec {
-    pub replicas: i32,
-    pub selector: LabelSelector,
-    pub template: k8s_openapi::api::core::v1::PodTemplateSpec,
-    pub strategy: serde_json::Value,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct RolloutStatus {
-    #[serde(default)]
-    pub phase: Option<String>,
-    /// A string in Argo Rollouts' schema.
-    #[serde(default)]
-    pub observed_generation: Option<String>,
-}
-
-const CONTROLLER_METRICS_REQUESTS: &str = "controller_clientset_k8s_request_total";
-const CONTROLLER_METRICS_RECONCILES: &str = "rollout_reconcile_count";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs ARGO_ROLLOUTS_BIN and kwok: run by make bench-scale"]
 async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
     let started = Instant::now();
     let settings = Settings::from_env();
-    let binary = argo_binary();
+    let binary = argo::binary();
     let cluster = Cluster::require().await;
     let kubectl = Kubectl::require(cluster.kubeconfig());
-    let crd = crd_path(&binary);
-    let applied = kubectl.run(["apply", "--server-side", "-f", &crd.display().to_string()]);
-    assert!(
-        applied.success(),
-        "install the Rollout CRD: {}",
-        applied.stderr()
-    );
+    argo::install_crd(&kubectl, &binary);
     let world = World::start(&cluster, "scale-argo", &settings).await;
     let client = cluster.client();
     let mut controller = ArgoController::start(&binary, &cluster);
@@ -127,7 +87,7 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
         "scale: {n} Rollouts healthy in {} ms",
         controlled.available_ms
     );
-    controller.wait_idle().await;
+    wait_idle(&controller).await;
 
     let idle = {
         let requests = controller.requests();
@@ -167,14 +127,14 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
     eprintln!("scale: edit → ReplicaSet {edit:?}; write + watch floor {edit_floor:?}");
     let peak_rss_bytes = controller.sample().peak_rss_bytes;
     // The edits roll pods: the restart is measured once they are done.
-    controller.wait_idle().await;
+    wait_idle(&controller).await;
 
     let restart = {
         let before = ApiRequests::read(&client).await.must("metrics");
         let restarted = Instant::now();
         controller.restart(&binary, &cluster);
-        controller.wait_reconciled(n).await;
-        let quiet_since = controller.wait_idle().await;
+        wait_reconciled(&controller, n).await;
+        let quiet_since = wait_idle(&controller).await;
         let after = ApiRequests::read(&client).await.must("metrics");
         let mut requests = requests_record(after.since(&before), None);
         requests.controller = controller.requests();
@@ -193,7 +153,7 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
         recorded_at: BenchRecord::now_rfc3339(),
         test_duration_ms: readyroll_e2e::bench::millis(started.elapsed()),
         environment: world
-            .environment(&client, format!("rollouts-controller {}", argo_version()))
+            .environment(&client, format!("rollouts-controller {}", argo::version()))
             .await,
         plain,
         controlled,
@@ -212,7 +172,7 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
         "delete",
         "--ignore-not-found",
         "-f",
-        &crd.display().to_string(),
+        &argo::crd_path(&binary).display().to_string(),
     ]);
     assert!(
         removed.success(),
@@ -243,14 +203,6 @@ fn rollout_manifest(world: &World, i: usize) -> Rollout {
     )
 }
 
-fn rollout_healthy(r: &Rollout) -> bool {
-    let generation = r.metadata.generation.unwrap_or_default().to_string();
-    r.status.as_ref().is_some_and(|s| {
-        s.phase.as_deref() == Some("Healthy")
-            && s.observed_generation.as_deref() == Some(generation.as_str())
-    })
-}
-
 /// A ReplicaSet of a Rollout: (the Rollout's name, its template's edit annotation).
 fn replica_set_edited(rs: &ReplicaSet) -> Option<(String, String)> {
     let owner = rs
@@ -265,139 +217,23 @@ fn replica_set_edited(rs: &ReplicaSet) -> Option<(String, String)> {
     ))
 }
 
-fn argo_binary() -> PathBuf {
-    let dir = std::env::var_os("ARGO_ROLLOUTS_BIN").unwrap_or_else(|| {
-        panic!("ARGO_ROLLOUTS_BIN is not set: run make bench-scale, which builds Argo Rollouts")
-    });
-    let binary = PathBuf::from(dir).join("rollouts-controller");
-    assert!(
-        binary.is_file(),
-        "{} is missing: run e2e/cluster/build-binaries.sh argo-rollouts",
-        binary.display()
-    );
-    binary
+/// Waits until the controller has sent no request for a while.
+async fn wait_idle(controller: &ArgoController) -> Instant {
+    wait_quiet(|| async { controller.requests() }, Duration::from_secs(600)).await
 }
 
-fn argo_version() -> String {
-    std::env::var("ARGO_ROLLOUTS_VERSION").unwrap_or_else(|_| "unknown".to_owned())
-}
-
-/// The CRD shipped in the module the binary was built from (its module cache copy).
-fn crd_path(binary: &std::path::Path) -> PathBuf {
-    let cache = std::env::var_os("GOMODCACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            // build-binaries.sh keeps the module cache beside the bin directory.
-            Some(binary.parent()?.parent()?.parent()?.join("go/mod"))
-        })
-        .expect("a Go module cache");
-    let path = cache
-        .join(format!(
-            "github.com/argoproj/argo-rollouts@{}",
-            argo_version()
-        ))
-        .join("manifests/crds/rollout-crd.yaml");
-    assert!(path.is_file(), "{} is missing", path.display());
-    path
-}
-
-/// The controller as a child process of the test, killed when dropped.
-struct ArgoController {
-    child: Child,
-    process: Process,
-    metrics_port: u16,
-}
-
-impl ArgoController {
-    fn start(binary: &std::path::Path, cluster: &Cluster) -> Self {
-        let metrics_port = free_port();
-        let healthz_port = free_port();
-        let log = std::env::temp_dir().join(format!("rollouts-controller-{metrics_port}.log"));
-        let log_file = std::fs::File::create(&log).must("controller log file");
-        let child = Command::new(binary)
-            .arg(format!("--kubeconfig={}", cluster.kubeconfig().display()))
-            .args(["--leader-elect=false", "--loglevel=warn"])
-            .arg(format!("--metricsPort={metrics_port}"))
-            .arg(format!("--healthzPort={healthz_port}"))
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .must("start rollouts-controller");
-        let process = Process::from_pid(child.id());
-        let controller = ArgoController {
-            child,
-            process,
-            metrics_port,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while controller.metrics().is_none() {
-            assert!(
-                Instant::now() < deadline && controller.process.is_alive(),
-                "rollouts-controller did not serve metrics within 60 s; see {}",
-                log.display()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+/// Waits until a restarted controller has reconciled `rollouts` Rollouts.
+async fn wait_reconciled(controller: &ArgoController, rollouts: usize) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let text = controller.metrics().unwrap_or_default();
+        if counter_sum(&text, CONTROLLER_METRICS_RECONCILES) >= rollouts as f64 {
+            return;
         }
-        controller
+        assert!(
+            Instant::now() < deadline,
+            "the restarted rollouts-controller did not reconcile {rollouts} Rollouts within 600 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-
-    fn restart(&mut self, binary: &std::path::Path, cluster: &Cluster) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        *self = ArgoController::start(binary, cluster);
-    }
-
-    fn sample(&self) -> readyroll_e2e::scale::ProcessSample {
-        self.process.sample().must("rollouts-controller stats")
-    }
-
-    fn metrics(&self) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.metrics_port)).ok()?;
-        stream
-            .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            .ok()?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).ok()?;
-        text.contains(" 200 ").then_some(text)
-    }
-
-    fn requests(&self) -> f64 {
-        counter_sum(
-            &self.metrics().expect("rollouts-controller metrics"),
-            CONTROLLER_METRICS_REQUESTS,
-        )
-    }
-
-    async fn wait_idle(&self) -> Instant {
-        wait_quiet(|| async { self.requests() }, Duration::from_secs(600)).await
-    }
-
-    async fn wait_reconciled(&self, rollouts: usize) {
-        let deadline = Instant::now() + Duration::from_secs(600);
-        loop {
-            let text = self.metrics().unwrap_or_default();
-            if counter_sum(&text, CONTROLLER_METRICS_RECONCILES) >= rollouts as f64 {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the restarted rollouts-controller did not reconcile {rollouts} Rollouts within 600 s"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
-
-impl Drop for ArgoController {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .must("a free port")
 }

@@ -110,8 +110,26 @@ spec:
     assert_eq!(spec.progress_deadline_seconds, Some(10 + 1 + 60));
     assert_eq!(spec.revision_history_limit, Some(10));
     let pod = spec.template.spec.as_ref().unwrap();
-    assert_eq!(pod.termination_grace_period_seconds, Some(10));
+    // The shim's drain: 5 s at least, at most 30 s while connections still arrive; then
+    // PM2's kill_timeout of 5 s.
+    assert_eq!(pod.termination_grace_period_seconds, Some(35));
     let container = &pod.containers[0];
+    let pre_stop = container
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.pre_stop.as_ref())
+        .and_then(|h| h.exec.as_ref())
+        .and_then(|e| e.command.clone());
+    assert_eq!(
+        pre_stop.unwrap_or_default(),
+        [
+            "/readyroll/bin/readyroll-shim",
+            "drain",
+            "--min-ms=5000",
+            "--max-ms=30000",
+            "--ignore-port=9797"
+        ]
+    );
     assert_eq!(
         container.command.as_deref(),
         Some(&["/readyroll/bin/readyroll-shim".to_string()][..])
@@ -354,15 +372,27 @@ fn stop_timing_edges() {
         "0 means PM2's 1600 ms"
     );
     assert_eq!(
-        grace("killTimeout: 3200\n  rollout: {drainDelayMs: 2500}"),
+        grace(
+            "killTimeout: 3200\n  runtimeShim: {enabled: false}\n  rollout: {drainDelayMs: 2500}"
+        ),
         Some(3 + 4),
         "the 3 s pre-stop sleep leaves all of the 3.2 s kill timeout"
+    );
+    assert_eq!(
+        grace("killTimeout: 3200\n  rollout: {drainDelayMs: 2500, drainMaxMs: 2500}"),
+        Some(6),
+        "the shim's drain is exact: 2.5 s + 3.2 s, rounded up once"
+    );
+    assert_eq!(
+        grace("killTimeout: 3200\n  rollout: {drainDelayMs: 2500}"),
+        Some(31),
+        "the shim's drain may run 25 s past drainDelayMs"
     );
     assert_eq!(
         grace("killTimeout: 86400000\n  rollout: {drainDelayMs: 86400000}"),
         Some(172_800)
     );
-    assert_eq!(grace("minUptime: 0"), Some(7));
+    assert_eq!(grace("minUptime: 0"), Some(32));
 }
 
 #[test]

@@ -19,12 +19,64 @@ pub fn render(records: &[BenchRecord]) -> String {
         (rank, r.test.clone())
     });
     let mut out = String::new();
+    side_by_side(&mut out, &ordered);
     summary(&mut out, &ordered);
     faults(&mut out, &ordered);
     for record in ordered {
         details(&mut out, record);
     }
     out
+}
+
+/// Scenario names of the Argo Rollouts runs start with this.
+const ARGO_SCENARIO: &str = "Argo Rollouts";
+
+/// The headline comparison: per zero-downtime test, the failed requests of readyroll (the
+/// first scenario), the plain Deployment and the Argo Rollouts `Rollout` over the same
+/// rollouts under the same load.
+fn side_by_side(out: &mut String, records: &[&BenchRecord]) {
+    let rows: Vec<&&BenchRecord> = records
+        .iter()
+        .filter(|r| HEADLINE.contains(&r.test.as_str()) && r.scenarios.len() > 1)
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(
+        "**Zero-downtime side by side** (failed requests over the same rollouts under the same load):\n\n\
+         | test | rollouts | readyroll | plain Deployment | Argo Rollouts (defaults) |\n\
+         |---|---:|---:|---:|---:|\n",
+    );
+    let cell = |s: Option<&Scenario>| match s {
+        Some(s) => format!(
+            "{} of {} ({:.1} per rollout)",
+            s.total.failed,
+            s.total.requests,
+            s.total.failed as f64 / s.rollouts.len().max(1) as f64
+        ),
+        None => "not run".to_owned(),
+    };
+    for r in rows {
+        let argo = r
+            .scenarios
+            .iter()
+            .find(|s| s.name.starts_with(ARGO_SCENARIO));
+        let plain = r
+            .scenarios
+            .iter()
+            .skip(1)
+            .find(|s| !s.name.starts_with(ARGO_SCENARIO));
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} |",
+            r.test,
+            r.scenarios[0].rollouts.len(),
+            cell(r.scenarios.first()),
+            cell(plain),
+            cell(argo),
+        );
+    }
+    out.push('\n');
 }
 
 fn summary(out: &mut String, records: &[&BenchRecord]) {

@@ -152,6 +152,56 @@ fn headline_tests_come_first_and_scenarios_without_rollouts_have_no_table() {
 }
 
 #[test]
+fn the_side_by_side_table_has_a_column_per_contestant() {
+    let mut headline = record();
+    headline.test = "node_shim".to_owned();
+    let mut plain = headline.scenarios[0].clone();
+    plain.name = "plain Deployment".to_owned();
+    plain.total = tally(900, 45, &[("refused", 45)]);
+    headline.scenarios.push(plain.clone());
+    let mut two = record();
+    two.test = "node_zero_downtime".to_owned();
+    two.scenarios.push(plain.clone());
+    let mut argo = plain;
+    argo.name = "Argo Rollouts Rollout (its defaults)".to_owned();
+    argo.total = tally(800, 30, &[("refused", 30)]);
+    two.scenarios.push(argo);
+    let text = render(&[headline, two, record()]);
+    let table = &text[text
+        .find("**Zero-downtime side by side**")
+        .expect("the table")..];
+    let rollouts = record().scenarios[0].rollouts.len();
+    let per = |failed: f64| format!("{:.1} per rollout", failed / rollouts as f64);
+    let zero = table
+        .lines()
+        .find(|l| l.starts_with("| `node_zero_downtime`"))
+        .expect("a row per headline test");
+    assert!(
+        zero.contains(&format!("45 of 900 ({})", per(45.0))),
+        "{zero}"
+    );
+    assert!(
+        zero.ends_with(&format!("30 of 800 ({}) |", per(30.0))),
+        "{zero}"
+    );
+    let shim = table
+        .lines()
+        .find(|l| l.starts_with("| `node_shim`"))
+        .expect("node_shim row");
+    assert!(shim.ends_with("| not run |"), "{shim}");
+    let rows = table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .count();
+    assert_eq!(
+        rows,
+        2 + 2,
+        "header, rule and the two headline rows: {table}"
+    );
+}
+
+#[test]
 fn faults_survived_are_one_table_before_the_details() {
     let mut chaos = record();
     chaos.test = "chaos_kill".to_owned();

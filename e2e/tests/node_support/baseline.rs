@@ -1,10 +1,16 @@
 //! The two workloads every node test rolls through the same steps under the same load: the
 //! App readyroll is asked to run, and the baseline it is measured against, the same
 //! application as a plain Deployment the way a typical user writes one, behind a NodePort
-//! Service. The baseline's failures are recorded for BENCHMARKS.md, not asserted on.
+//! Service. The baseline's failures are recorded for BENCHMARKS.md, not asserted on. When
+//! the Argo Rollouts controller is built (`ARGO_ROLLOUTS_BIN`), a `Rollout` of the same pod
+//! template with Argo's defaults is rolled too, as a third column.
 use k8s_openapi::api::core::v1::Service;
 use kube::api::PostParams;
-use readyroll_e2e::Must;
+use readyroll_e2e::{
+    argo::{self, ArgoController},
+    kubectl::Kubectl,
+    Must,
+};
 use serde_json::{json, Value};
 
 use super::{
@@ -91,9 +97,9 @@ impl NodeEnv {
             .must("create the plain Service");
         let plain = Workload::plain(
             &self.ns,
-            plain_deployment(baseline.name, baseline.container),
+            plain_deployment(baseline.name, baseline.container.clone()),
         );
-        let plain = roll_under_load(&plain, initial, &steps, addr).await;
+        let plain = roll_under_load(&plain, initial.clone(), &steps, addr).await;
         eprintln!("{}", plain.summary(baseline.label));
         if plain.load.tally().failed > 0 {
             eprintln!(
@@ -101,13 +107,74 @@ impl NodeEnv {
                 plain.failure_lines(10)
             );
         }
-        let scenarios = vec![
+        let mut scenarios = vec![
             readyroll.scenario(app.0, app.1),
             plain.scenario(baseline.label, baseline.setup),
         ];
+        match std::env::var_os("ARGO_ROLLOUTS_BIN") {
+            Some(_) => {
+                let argo = self.roll_argo(&baseline, initial, &steps).await;
+                scenarios.push(argo.scenario(ARGO_LABEL, ARGO_SETUP));
+            }
+            None => eprintln!(
+                "{ARGO_LABEL} skipped: ARGO_ROLLOUTS_BIN is not set (make bench-zero-downtime builds and sets it)"
+            ),
+        }
         self.record(test, scenarios, vec![]).await;
         readyroll.assert_zero_downtime(tracker);
     }
+}
+
+/// How the third column is called and set up.
+const ARGO_LABEL: &str = "Argo Rollouts Rollout (its defaults)";
+const ARGO_SETUP: &str = "the baseline's pod template in an Argo Rollouts Rollout, strategy \
+canary with no steps and no traffic routing (Argo's defaults: maxSurge 25 %, maxUnavailable \
+25 %), its controller run as a local process, same NodePort Service shape";
+
+impl NodeEnv {
+    /// Rolls the baseline's pod template as an Argo Rollouts `Rollout` through the same steps
+    /// under the same load, with its controller running for just this run.
+    async fn roll_argo(
+        &self,
+        baseline: &Baseline,
+        initial: Desired,
+        steps: &[Step],
+    ) -> ScenarioRun {
+        let binary = argo::binary();
+        argo::install_crd(&Kubectl::require(self.cluster.kubeconfig()), &binary);
+        let controller = ArgoController::start(&binary, &self.cluster);
+        let name = format!("argo-{}", baseline.name);
+        let (node_port, addr) = self.node_port().await;
+        self.ns
+            .api::<Service>()
+            .create(
+                &PostParams::default(),
+                &plain_service(&name, baseline.port, node_port),
+            )
+            .await
+            .must("create the Rollout's Service");
+        let rollout = Workload::argo(&self.ns, argo_rollout(&name, baseline.container.clone()));
+        let run = roll_under_load(&rollout, initial, steps, addr).await;
+        drop(controller);
+        eprintln!("{}", run.summary(ARGO_LABEL));
+        if run.load.tally().failed > 0 {
+            eprintln!(
+                "first failures of the Argo Rollout:\n{}",
+                run.failure_lines(10)
+            );
+        }
+        run
+    }
+}
+
+/// The plain Deployment's manifest as a Rollout: same labels and template, Argo's default
+/// canary strategy.
+fn argo_rollout(name: &str, container: Value) -> Value {
+    let mut manifest = plain_deployment(name, container);
+    manifest["apiVersion"] = json!("argoproj.io/v1alpha1");
+    manifest["kind"] = json!("Rollout");
+    manifest["spec"]["strategy"] = json!({"canary": {}});
+    manifest
 }
 
 fn labels(name: &str) -> Value {

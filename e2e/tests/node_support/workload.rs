@@ -1,6 +1,7 @@
-//! A workload the tests roll: a readyroll App (the operator makes its Deployment) or a
-//! plain Deployment written the way a user writes one. Both are changed the same ways
-//! (image, environment, `kubectl rollout restart`, scale) and watched the same way.
+//! A workload the tests roll: a readyroll App (the operator makes its Deployment), a
+//! plain Deployment written the way a user writes one, or an Argo Rollouts `Rollout` of the
+//! same pod template. All are changed the same ways (image, environment, a restart stamp on
+//! the pod template as `kubectl rollout restart` writes it, scale) and watched alike.
 use std::{
     collections::BTreeSet,
     time::{Duration, Instant},
@@ -9,7 +10,7 @@ use std::{
 use k8s_openapi::{
     api::{
         apps::v1::{Deployment, ReplicaSet},
-        core::v1::Pod,
+        core::v1::{Pod, PodTemplateSpec},
     },
     jiff::Timestamp,
 };
@@ -19,7 +20,11 @@ use kube::{
     Api, ResourceExt,
 };
 use readyroll::crd::{App, CONDITION_AVAILABLE, CONDITION_PROGRESSING};
-use readyroll_e2e::{conditions::deployment_available, wait_for, Error, TestNamespace};
+use readyroll_e2e::{
+    argo::{self, rollout_healthy, Rollout},
+    conditions::deployment_available,
+    wait_for, Error, TestNamespace,
+};
 use serde_json::{json, Value};
 
 /// Field manager of the test's own writes.
@@ -82,6 +87,8 @@ enum Shape {
     App(Value),
     /// A Deployment manifest; image, `VERSION` and replicas are filled in likewise.
     Plain(Value),
+    /// An Argo Rollouts `Rollout` manifest, filled in like a Deployment's.
+    Argo(Value),
 }
 
 pub struct Workload {
@@ -91,6 +98,7 @@ pub struct Workload {
     replica_sets: Api<ReplicaSet>,
     pods: Api<Pod>,
     apps: Api<App>,
+    rollouts: Api<Rollout>,
 }
 
 impl Workload {
@@ -104,9 +112,15 @@ impl Workload {
         Self::new(ns, Shape::Plain(manifest))
     }
 
+    /// An Argo Rollouts `Rollout` from `manifest`; its pods must carry
+    /// `app.kubernetes.io/instance: NAME`.
+    pub fn argo(ns: &TestNamespace, manifest: Value) -> Self {
+        Self::new(ns, Shape::Argo(manifest))
+    }
+
     fn new(ns: &TestNamespace, shape: Shape) -> Self {
         let manifest = match &shape {
-            Shape::App(m) | Shape::Plain(m) => m,
+            Shape::App(m) | Shape::Plain(m) | Shape::Argo(m) => m,
         };
         Workload {
             name: manifest["metadata"]["name"]
@@ -118,11 +132,16 @@ impl Workload {
             replica_sets: ns.api(),
             pods: ns.api(),
             apps: ns.api(),
+            rollouts: ns.api(),
         }
     }
 
     pub fn is_app(&self) -> bool {
         matches!(self.shape, Shape::App(_))
+    }
+
+    fn is_argo(&self) -> bool {
+        matches!(self.shape, Shape::Argo(_))
     }
 
     /// Server-side applies the manifest with `desired` filled in.
@@ -141,6 +160,12 @@ impl Workload {
                     .patch(&self.name, &params, &Patch::Apply(&manifest))
                     .await?;
             }
+            Shape::Argo(base) => {
+                let manifest = render_deployment(base, desired);
+                self.rollouts
+                    .patch(&self.name, &params, &Patch::Apply(&manifest))
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -155,9 +180,17 @@ impl Workload {
             field_manager: Some(RESTART_MANAGER.to_owned()),
             ..PatchParams::default()
         };
-        self.deployments
-            .patch(&self.name, &params, &Patch::Strategic(&patch))
-            .await?;
+        if self.is_argo() {
+            // A custom resource takes no strategic merge patch; a merge patch of the
+            // annotation is the same change.
+            self.rollouts
+                .patch(&self.name, &params, &Patch::Merge(&patch))
+                .await?;
+        } else {
+            self.deployments
+                .patch(&self.name, &params, &Patch::Strategic(&patch))
+                .await?;
+        }
         desired.restarted_at = Some(stamp);
         Ok(())
     }
@@ -167,6 +200,23 @@ impl Workload {
     pub async fn wait_settled(&self, desired: &Desired, timeout: Duration) -> Result<(), Error> {
         let deadline = Instant::now() + timeout;
         let want = desired.clone();
+        if self.is_argo() {
+            wait_for(
+                &self.rollouts,
+                &self.name,
+                move |r: Option<&Rollout>| {
+                    r.is_some_and(|r| {
+                        let status = r.status.clone().unwrap_or_default();
+                        rollout_matches(r, &want)
+                            && rollout_healthy(r)
+                            && status.available_replicas.unwrap_or_default() >= want.replicas
+                    })
+                },
+                timeout,
+            )
+            .await?;
+            return Ok(());
+        }
         wait_for(
             &self.deployments,
             &self.name,
@@ -194,6 +244,24 @@ impl Workload {
     /// pod). Returns false when the rollout had already finished by then.
     pub async fn wait_rolling(&self, desired: &Desired, timeout: Duration) -> Result<bool, Error> {
         let want = desired.clone();
+        if self.is_argo() {
+            let rollout = wait_for(
+                &self.rollouts,
+                &self.name,
+                move |r: Option<&Rollout>| {
+                    r.is_some_and(|r| {
+                        let status = r.status.clone().unwrap_or_default();
+                        let generation = r.metadata.generation.unwrap_or_default().to_string();
+                        rollout_matches(r, &want)
+                            && status.observed_generation.as_deref() == Some(generation.as_str())
+                            && status.updated_replicas.unwrap_or_default() >= 1
+                    })
+                },
+                timeout,
+            )
+            .await?;
+            return Ok(!rollout_healthy(&rollout));
+        }
         let deployment = wait_for(
             &self.deployments,
             &self.name,
@@ -243,6 +311,21 @@ impl Workload {
 
     /// The current ReplicaSet's pod-template-hash and the pods not of it.
     async fn stale_pods(&self) -> Result<(Option<String>, Vec<String>), Error> {
+        if self.is_argo() {
+            let rollout = self.rollouts.get(&self.name).await?;
+            let hash = rollout.status.and_then(|s| s.current_pod_hash);
+            let stale = self
+                .pods
+                .list(&self.pod_selector())
+                .await?
+                .into_iter()
+                .filter(|p| {
+                    hash.is_none() || p.labels().get(argo::POD_TEMPLATE_HASH) != hash.as_ref()
+                })
+                .map(|p| p.name_any())
+                .collect();
+            return Ok((hash, stale));
+        }
         let deployment = self.deployments.get(&self.name).await?;
         let revision = deployment
             .annotations()
@@ -322,15 +405,22 @@ fn render_deployment(base: &Value, desired: &Desired) -> Value {
 
 /// The Deployment asks for what `desired` says: image, `VERSION`, replicas, restart stamp.
 fn template_matches(d: &Deployment, desired: &Desired) -> bool {
-    let Some(spec) = d.spec.as_ref() else {
-        return false;
-    };
-    let Some(container) = spec
-        .template
-        .spec
+    d.spec
         .as_ref()
-        .and_then(|s| s.containers.first())
-    else {
+        .is_some_and(|s| pod_template_matches(s.replicas, &s.template, desired))
+}
+
+/// The same for a Rollout.
+fn rollout_matches(r: &Rollout, desired: &Desired) -> bool {
+    pod_template_matches(Some(r.spec.replicas), &r.spec.template, desired)
+}
+
+fn pod_template_matches(
+    replicas: Option<i32>,
+    template: &PodTemplateSpec,
+    desired: &Desired,
+) -> bool {
+    let Some(container) = template.spec.as_ref().and_then(|s| s.containers.first()) else {
         return false;
     };
     let version_env = container
@@ -339,14 +429,13 @@ fn template_matches(d: &Deployment, desired: &Desired) -> bool {
         .flatten()
         .find(|e| e.name == VERSION_ENV)
         .and_then(|e| e.value.clone());
-    let restarted_at = spec
-        .template
+    let restarted_at = template
         .metadata
         .as_ref()
         .and_then(|m| m.annotations.as_ref())
         .and_then(|a| a.get(RESTARTED_AT))
         .cloned();
-    spec.replicas == Some(desired.replicas)
+    replicas == Some(desired.replicas)
         && container.image.as_deref() == Some(desired.image().as_str())
         && version_env == desired.version_env
         && restarted_at == desired.restarted_at

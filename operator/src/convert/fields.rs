@@ -386,9 +386,9 @@ mod tests {
         let (spec, _) = convert(r#""kill_timeout": 0, "listen_timeout": 0"#).unwrap();
         assert_eq!((spec.kill_timeout, spec.listen_timeout), (Some(0), Some(0)));
         assert_eq!(listen_timeout_ms(&spec), Ok(3000));
-        // Drain (5000 ms by default) + PM2's 1600 ms, rounded up.
+        // The shim's longest drain (5000 ms + 25000 ms by default) + PM2's 1600 ms, rounded up.
         let grace = built(spec.clone()).termination_grace_period_seconds;
-        assert_eq!(grace, Some(7));
+        assert_eq!(grace, Some(32));
         let (explicit, _) = convert(r#""kill_timeout": 1600, "listen_timeout": 3000"#).unwrap();
         assert_eq!(built(explicit).termination_grace_period_seconds, grace);
         let err = convert(r#""listen_timeout": -1"#).unwrap_err();
