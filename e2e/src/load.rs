@@ -15,8 +15,9 @@
 //! idle connection (RFC 9112 §9.3.1): the retry's outcome is the request's outcome and
 //! the retry is counted ([`Tally::retried`]).
 mod client;
+mod conntrack;
 mod pod_target;
-mod probe_port;
+mod source_port;
 mod tally;
 
 use std::{
@@ -34,10 +35,11 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
 pub use client::{Answer, FailureKind};
-pub use probe_port::configured_ephemeral_low;
+pub use source_port::configured_ephemeral_low;
 pub use tally::{ClientTally, Tally};
 
-use client::{AttemptError, Connection, SourcePort};
+use client::{AttemptError, Connection};
+use source_port::SourcePort;
 
 /// How to load a target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -265,7 +267,7 @@ impl Drop for Load {
 }
 
 /// One request on a new connection: whether `target` serves, and who answers. Sent from a
-/// source port no [`Load`] uses (`probe_port` says why), so it may be refused as often as
+/// source port no [`Load`] uses (`source_port` says why), so it may be refused as often as
 /// it likes before the Service serves without costing a later load a request.
 pub async fn get_once(target: SocketAddr, timeout: Duration) -> Result<Answer, Failure> {
     if !is_loopback(target.ip()) {
@@ -368,7 +370,7 @@ fn run_worker(shared: &Shared, kind: ClientKind, runtime: &Runtime) -> Vec<Sampl
             match kind {
                 ClientKind::KeepAlive => keep_alive_request(&mut connection, config, &host).await,
                 ClientKind::NewConnection => (
-                    fresh_request(config, &host, false, SourcePort::Kernel)
+                    fresh_request(config, &host, false, SourcePort::Rotating)
                         .await
                         .map(|(a, _)| a),
                     false,
@@ -405,7 +407,7 @@ async fn keep_alive_request(
         return (
             keep(
                 connection,
-                fresh_request(config, host, true, SourcePort::Kernel).await,
+                fresh_request(config, host, true, SourcePort::Rotating).await,
             ),
             false,
         );
@@ -424,7 +426,7 @@ async fn keep_alive_request(
         Err(err) if reused && !err.response_started => (
             keep(
                 connection,
-                fresh_request(config, host, true, SourcePort::Kernel).await,
+                fresh_request(config, host, true, SourcePort::Rotating).await,
             ),
             true,
         ),

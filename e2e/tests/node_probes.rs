@@ -1,7 +1,7 @@
 //! The probes the tests send before a Service serves (`load::get_once`, as in
 //! `wait_serving`) are refused on purpose, and each refusal leaves a conntrack entry with no
 //! NAT that refuses the next SYN of the same 4-tuple for two minutes (see
-//! e2e/src/load/probe_port.rs). This shows, on the real node, that every such entry holds a
+//! e2e/src/load/source_port.rs). This shows, on the real node, that every such entry holds a
 //! source port below the kernel's ephemeral range, which the load's connections never use.
 //! Needs `conntrack` and the node's network namespace (the local cluster; not a kind node).
 mod node_support;

@@ -27,6 +27,8 @@ use tokio::{
     net::TcpStream,
 };
 
+use super::source_port::{Opening, SourcePort};
+
 /// Longest response head accepted; the test apps send a few hundred bytes.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Longest body accepted; the test apps answer with their version.
@@ -101,14 +103,17 @@ pub struct Connection {
 
 type Driver = http1::Connection<TokioIo<Counted>, Empty<Bytes>>;
 
-/// Which source port a connection is opened from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourcePort {
-    /// The one the kernel picks, as any client: the load's connections.
-    Kernel,
-    /// One outside the kernel's range (see `probe_port`): one-off probes, which may be
-    /// refused before a Service serves and must not leave that behind for the load.
-    Probe,
+/// A connect failure's detail with the port it came from and, for a load on loopback (a
+/// NodePort, through kube-proxy), what conntrack holds for that 4-tuple.
+async fn with_origin(detail: String, target: SocketAddr, port: Option<u16>) -> String {
+    let Some(port) = port else {
+        return detail;
+    };
+    if !target.ip().is_loopback() {
+        return format!("{detail} (from port {port})");
+    }
+    let entries = super::conntrack::entries_towards(target, port).await;
+    format!("{detail} (from port {port}; {entries})")
 }
 
 impl Connection {
@@ -117,13 +122,10 @@ impl Connection {
         timeout: Duration,
         source: SourcePort,
     ) -> Result<Self, AttemptError> {
-        let connect = async {
-            match source {
-                SourcePort::Kernel => TcpStream::connect(addr).await,
-                SourcePort::Probe => super::probe_port::connect_from_probe_port(addr).await,
-            }
-        };
-        let stream = match tokio::time::timeout(timeout, connect).await {
+        let opening = Opening::bind(addr, source)
+            .map_err(|e| failed(FailureKind::ConnectError, format!("bind: {e}"), false))?;
+        let port = opening.port;
+        let stream = match tokio::time::timeout(timeout, opening.connect(addr)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => {
                 let kind = match e.kind() {
@@ -133,14 +135,16 @@ impl Connection {
                     }
                     _ => FailureKind::ConnectError,
                 };
-                return Err(failed(kind, e.to_string(), false));
+                let detail = with_origin(e.to_string(), addr, port).await;
+                return Err(failed(kind, detail, false));
             }
             Err(_elapsed) => {
+                let detail = format!("not connected within {timeout:?}");
                 return Err(failed(
                     FailureKind::ConnectTimeout,
-                    format!("not connected within {timeout:?}"),
+                    with_origin(detail, addr, port).await,
                     false,
-                ))
+                ));
             }
         };
         stream
@@ -395,7 +399,7 @@ mod tests {
         let ok: &[u8] =
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Version: v2\r\nX-Hostname: web-1\r\n\r\nv2\n";
         let addr = serve(vec![ok, ok], false);
-        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Rotating)
             .await
             .expect("connect");
         for _ in 0..2 {
@@ -413,7 +417,7 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Version: v1\r\n\r\nv1\n"],
             true,
         );
-        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Rotating)
             .await
             .expect("connect");
         let (answer, reusable) = conn.get("h", "/", true, TIMEOUT).await.expect("answer");
@@ -427,7 +431,7 @@ mod tests {
             vec![b"HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n\r\n"],
             true,
         );
-        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Rotating)
             .await
             .expect("connect");
         let err = conn.get("h", "/", true, TIMEOUT).await.expect_err("503");
@@ -437,7 +441,7 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nv1"],
             true,
         );
-        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Rotating)
             .await
             .expect("connect");
         let err = conn
@@ -448,7 +452,7 @@ mod tests {
         assert!(err.response_started);
 
         let addr = serve(vec![], true);
-        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Rotating)
             .await
             .expect("connect");
         let err = conn.get("h", "/", true, TIMEOUT).await.expect_err("closed");
@@ -459,7 +463,7 @@ mod tests {
         assert!(!err.response_started);
 
         let addr = serve(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"], false);
-        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Rotating)
             .await
             .expect("connect");
         let err = conn
@@ -471,7 +475,7 @@ mod tests {
         let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = closed.local_addr().expect("addr");
         drop(closed);
-        let err = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+        let err = Connection::open(addr, TIMEOUT, SourcePort::Rotating)
             .await
             .err()
             .expect("refused");
@@ -484,7 +488,7 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nv1\n\r\n0\r\n\r\n"],
             true,
         );
-        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+        let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Rotating)
             .await
             .expect("connect");
         assert_eq!(
@@ -496,7 +500,7 @@ mod tests {
         );
         for reply in [&b"SSH-2.0-OpenSSH\r\n\r\n"[..], b"HTTP/1.1 abc OK\r\n\r\n"] {
             let addr = serve(vec![reply], true);
-            let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Kernel)
+            let mut conn = Connection::open(addr, TIMEOUT, SourcePort::Rotating)
                 .await
                 .expect("connect");
             assert_eq!(
