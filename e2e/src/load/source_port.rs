@@ -11,14 +11,16 @@
 //!
 //! **The load's connections** take the ephemeral range's ports in turn, so a 4-tuple comes
 //! back only after every other port of the range was used once: at the node tier's ~100
-//! new connections per second, after about 280 s. A connection whose pod went away before
-//! its close was acknowledged leaves its entry in FIN_WAIT (120 s) or LAST_ACK (30 s),
-//! refreshed by every retransmitted FIN, and conntrack lets a SYN reopen an entry only
-//! from TIME_WAIT or CLOSE: a SYN of that 4-tuple is DNAT-ed to the gone pod's address and
-//! never answered. The kernel's own choice for connects to one destination steps through
-//! the range two ports at a time, so at that rate it came back to a port after ~140 s:
-//! now and then (1 connect timeout in ~25,000 requests, twice in the node tier) inside
-//! such an entry's lifetime.
+//! new connections per second, after about 280 s. That is longer than any entry a closed
+//! connection can leave which a SYN cannot reopen: a connection whose pod went away before
+//! its close was acknowledged stays in FIN_WAIT (120 s) or LAST_ACK (30 s), refreshed by
+//! each retransmitted FIN, and conntrack lets a SYN reopen an entry only from TIME_WAIT or
+//! CLOSE, so a SYN of that 4-tuple would be DNAT-ed to the gone pod and never answered.
+//! The kernel's own choice promises no such interval. This rules one explanation out of
+//! the rare connect timeout the node tier met (1 in ~25,000 requests, twice); it is not
+//! shown to be the cause (a sampler of the conntrack table every 2 s over a whole node
+//! tier saw no entry towards a gone pod), so a failed connect also reports its source port
+//! and the conntrack entry its SYN followed (`super::conntrack`).
 use std::{
     collections::hash_map::RandomState,
     hash::BuildHasher,
