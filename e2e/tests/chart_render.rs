@@ -282,7 +282,7 @@ fn rbac_is_least_privilege() {
         format!("/nodes: {read}"),
         "/pods: get,list,patch,watch".to_owned(),
         format!("apps/replicasets: {read}"),
-        "apps/controllerrevisions: create,delete,get,patch".to_owned(),
+        "apps/controllerrevisions: create,delete,get,list,patch,watch".to_owned(),
     ]
     .into_iter()
     .collect();
@@ -905,7 +905,7 @@ fn watch_namespace_gets_a_role_there_and_only_node_reads_cluster_wide() {
         "events.k8s.io/events: create,patch".to_owned(),
         "/pods: get,list,patch,watch".to_owned(),
         format!("apps/replicasets: {read}"),
-        "apps/controllerrevisions: create,delete,get,patch".to_owned(),
+        "apps/controllerrevisions: create,delete,get,list,patch,watch".to_owned(),
     ]
     .into_iter()
     .collect();

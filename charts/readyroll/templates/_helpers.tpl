@@ -141,8 +141,9 @@ read (rollback targets).
   verbs: ["get", "list", "watch"]
 # The last good pod template of each App, saved so a rollback outlives a
 # deleted Deployment, and the spec of each revision in status.history (for
-# `readyroll rollback`); read one at a time, never listed.
+# `readyroll rollback`); read one at a time, and watched (metadata only) to
+# know when a remembered one changed.
 - apiGroups: ["apps"]
   resources: ["controllerrevisions"]
-  verbs: ["get", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 {{- end }}

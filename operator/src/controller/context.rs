@@ -10,7 +10,9 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::Client;
 
+use super::applied::AppliedDeployments;
 use super::error::ErrorBackoff;
+use super::revisions::RevisionCache;
 use super::synced::Synced;
 use super::watches::INSTANCE_LABEL;
 use super::written::WrittenVersions;
@@ -25,6 +27,9 @@ pub struct Context {
     pub client: Client,
     /// Who the Events come from.
     pub reporter: Reporter,
+    /// The Deployments readyroll made (managed-by label), with their status.
+    pub deployments: Store<Deployment>,
+    pub deployments_synced: Synced,
     /// Every Node, for `instances: 0 / max / -N`.
     pub nodes: Store<Node>,
     pub nodes_synced: Synced,
@@ -48,6 +53,10 @@ pub struct Context {
     pub metrics: Metrics,
     /// Versions of readyroll's own last status writes, to trust the cache.
     pub written: Arc<WrittenVersions>,
+    /// What readyroll's own last Deployment applies produced.
+    pub applied: Arc<AppliedDeployments>,
+    /// The ControllerRevisions known without a read.
+    pub revisions: Arc<RevisionCache>,
 }
 
 impl Context {

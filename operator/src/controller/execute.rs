@@ -4,7 +4,7 @@
 
 use std::fmt::Debug;
 
-use k8s_openapi::api::apps::v1::ControllerRevision;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::NamespaceResourceScope;
@@ -20,10 +20,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::applied::AppliedDeployments;
 use super::context::Context;
 use super::error::Error;
 use super::events;
 use super::instance_pods;
+use super::revisions::RevisionCache;
 use super::written::WrittenVersions;
 use crate::leader::Leadership;
 use crate::telemetry::Metrics;
@@ -46,6 +48,12 @@ pub struct Target<'a> {
     pub metrics: &'a Metrics,
     /// Where the status writer records the version it produced.
     pub written: &'a WrittenVersions,
+    /// The Deployment the plan was made from, and what readyroll's last
+    /// apply of it produced: an apply that would change nothing is left out.
+    pub observed_deployment: Option<&'a Deployment>,
+    pub applied: &'a AppliedDeployments,
+    /// Learns each revision written or deleted.
+    pub revisions: &'a RevisionCache,
 }
 
 impl<'a> Target<'a> {
@@ -57,6 +65,7 @@ impl<'a> Target<'a> {
         name: &'a str,
         reference: ObjectReference,
         previous: Option<&'a AppStatus>,
+        observed_deployment: Option<&'a Deployment>,
     ) -> Self {
         Target {
             client: &ctx.client,
@@ -68,12 +77,20 @@ impl<'a> Target<'a> {
             previous,
             metrics: &ctx.metrics,
             written: &ctx.written,
+            observed_deployment,
+            applied: &ctx.applied,
+            revisions: &ctx.revisions,
         }
     }
 
     /// `namespace/name`, the App's key.
     fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// `namespace/name` of an object in the App's namespace.
+    fn key_of(&self, name: &str) -> String {
+        format!("{}/{name}", self.namespace)
     }
 }
 
@@ -162,7 +179,7 @@ async fn publish(target: &Target<'_>, notes: &[Note]) {
 }
 
 /// Applies one object; for the Deployment, returns it as the API server
-/// now holds it.
+/// now holds it (the observed one when the apply would change nothing).
 async fn apply_object(
     target: &Target<'_>,
     object: Object,
@@ -171,7 +188,15 @@ async fn apply_object(
     let ns = target.namespace;
     match object {
         Object::Deployment(d) => {
+            let key = target.key();
+            if let Some(observed) = target
+                .observed_deployment
+                .filter(|observed| target.applied.unchanged(&key, &d, observed))
+            {
+                return Ok(Some(ObservedDeployment::from_deployment(observed)));
+            }
             let applied = apply(target.leadership, &Api::namespaced(client, ns), &*d).await?;
+            target.applied.record(&key, &d, &applied);
             Ok(Some(ObservedDeployment::from_deployment(&applied)))
         }
         Object::Service(s) => {
@@ -183,7 +208,15 @@ async fn apply_object(
             Ok(None)
         }
         Object::LastGood(c) | Object::Revision(c) => {
-            apply(target.leadership, &Api::namespaced(client, ns), &*c).await?;
+            let key = target.key_of(c.metadata.name.as_deref().unwrap_or_default());
+            let stamp = target.revisions.stamp(&key);
+            match apply(target.leadership, &Api::namespaced(client, ns), &*c).await {
+                Ok(written) => target.revisions.remember(&key, Some(&written), stamp),
+                Err(error) => {
+                    target.revisions.unknown(&key);
+                    return Err(error);
+                }
+            }
             Ok(None)
         }
     }
@@ -228,7 +261,16 @@ async fn remove(target: &Target<'_>, delete: &Delete) -> Result<(), Error> {
             delete_object::<PodDisruptionBudget>(target, &Api::namespaced(client, ns), delete).await
         }
         Kind::LastGood | Kind::Revision => {
-            delete_object::<ControllerRevision>(target, &Api::namespaced(client, ns), delete).await
+            let key = target.key_of(&delete.name);
+            let stamp = target.revisions.stamp(&key);
+            let deleted =
+                delete_object::<ControllerRevision>(target, &Api::namespaced(client, ns), delete)
+                    .await;
+            match &deleted {
+                Ok(()) => target.revisions.remember(&key, None, stamp),
+                Err(_) => target.revisions.unknown(&key),
+            }
+            deleted
         }
     }
 }
@@ -290,10 +332,7 @@ async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<StatusW
     let name = target.name;
     match api.patch_status(name, &params, &Patch::Apply(&body)).await {
         Ok(written) => {
-            match written.metadata.resource_version {
-                Some(version) => target.written.record(&target.key(), version),
-                None => target.written.forget(&target.key()),
-            }
+            target.written.record(&target.key(), &written.metadata);
             target
                 .metrics
                 .observe_app_status(target.namespace, name, target.previous, status);
@@ -305,7 +344,7 @@ async fn write_status(target: &Target<'_>, status: &AppStatus) -> Result<StatusW
             Ok(StatusWrite::AppGone)
         }
         Err(e) => {
-            target.written.forget(&target.key());
+            target.written.unknown(&target.key());
             Err(Error::api(format!("writing status of App {name}"))(e))
         }
     }

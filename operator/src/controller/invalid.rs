@@ -58,7 +58,7 @@ pub async fn report_unreadable(ctx: &Context, invalid: &InvalidObject) -> Result
         uid: object.uid(),
         ..Default::default()
     };
-    let target = Target::of(ctx, &namespace, &name, reference, Some(&previous));
+    let target = Target::of(ctx, &namespace, &name, reference, Some(&previous), None);
     let action = action_of(&plan.requeue);
     execute(&target, plan).await?;
     Ok(action)

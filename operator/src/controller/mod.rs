@@ -4,6 +4,7 @@
 //! writes) → `execute` (the writes; `events` publishes). `invalid` reports
 //! Apps that do not parse; `run` wires the watches (`watches`) and caches.
 
+mod applied;
 mod args;
 mod context;
 mod error;
@@ -13,9 +14,11 @@ mod instance_pods;
 mod invalid;
 mod observe;
 mod reconcile;
+mod revisions;
 mod run;
 mod synced;
 mod triggers;
+mod trim;
 mod watches;
 mod written;
 

@@ -1,8 +1,11 @@
-//! Step 1 of a reconcile: read everything the plan needs. The App (unless
-//! the cache holds readyroll's own last status write), the Deployment and
-//! the last good revision are read from the API server; nodes, pods,
-//! ReplicaSets and readyroll's own Services and PDBs come from the
-//! controller's caches.
+//! Step 1 of a reconcile: read everything the plan needs, from the
+//! controller's caches where they can be trusted and from the API server
+//! where they cannot: the App when the cache may lag behind readyroll's own
+//! status write (`written`), the Deployment when the cache lags behind
+//! readyroll's own apply (`applied`) or holds no Deployment the App
+//! controls, the revisions when nothing is known of them (`revisions`).
+//! Nodes, pods, ReplicaSets and readyroll's own Services and PDBs always
+//! come from the caches.
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::NamespaceResourceScope;
@@ -11,7 +14,7 @@ use kube::{Api, Resource, ResourceExt};
 use readyroll_core::build::resolve_instances;
 use readyroll_core::crd::App;
 use readyroll_core::last_good;
-use readyroll_core::observed::Observed;
+use readyroll_core::observed::{controlled_by, Observed};
 use serde::de::DeserializeOwned;
 
 use super::context::Context;
@@ -31,12 +34,10 @@ pub async fn observe(
     // The cache can lag behind our own last status write. Deciding on an
     // older status (say, one without the failed revision just recorded)
     // could retry a release that was rolled back, so the App is read fresh
-    // unless the cache is at the very version that write produced.
-    let own_write = ctx.written.is_own_write(
-        &format!("{namespace}/{name}"),
-        cached.metadata.resource_version.as_deref(),
-    );
-    let app = if own_write {
+    // unless the cache is known to hold that write (see `written`).
+    let key = format!("{namespace}/{name}");
+    let current = ctx.written.cache_is_current(&key, &cached.metadata);
+    let app = if current {
         cached.clone()
     } else {
         let Some(app) = read::<App>(ctx, namespace, &name).await? else {
@@ -44,7 +45,7 @@ pub async fn observe(
         };
         app
     };
-    let deployment = read::<Deployment>(ctx, namespace, &name).await?;
+    let deployment = deployment(ctx, &app, &key, namespace, &name).await?;
     let instance_pods =
         instance_pods::fresh_if_needed(ctx, &app, namespace, deployment.as_ref()).await?;
     // Only `instances: 0 / max / -N` look at the nodes: the others skip copying them.
@@ -85,16 +86,52 @@ pub async fn observe(
         )
         .await?
         .map(|p| p.metadata),
-        last_good: read::<ControllerRevision>(ctx, namespace, &last_good::name(&name)).await?,
+        last_good: revision(ctx, namespace, &last_good::name(&name)).await?,
         history_latest: match app.status.as_ref().and_then(|s| s.history.last()) {
-            Some(newest) => {
-                read::<ControllerRevision>(ctx, namespace, &newest.controller_revision).await?
-            }
+            Some(newest) => revision(ctx, namespace, &newest.controller_revision).await?,
             None => None,
         },
         instance_pods,
     };
     Ok(Some((app, observed)))
+}
+
+/// The App's Deployment: the cached one when the App controls it and the
+/// cache has caught up with readyroll's last apply; else as the API server
+/// holds it (none yet, a same-named one the App does not control, whose
+/// field managers the conflict report names, or a cache still behind).
+async fn deployment(
+    ctx: &Context,
+    app: &App,
+    key: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Deployment>, Error> {
+    ctx.deployments_synced.wait().await;
+    let uid = app.metadata.uid.as_deref().unwrap_or_default();
+    if let Some(cached) = ctx.deployments.get(&ObjectRef::new(name).within(namespace)) {
+        if controlled_by(&cached.metadata, uid) && ctx.applied.cache_has_caught_up(key, &cached) {
+            return Ok(Some(Deployment::clone(&cached)));
+        }
+    }
+    read::<Deployment>(ctx, namespace, name).await
+}
+
+/// A ControllerRevision, from what is known of it or else read (and then
+/// known, see `revisions`).
+async fn revision(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<ControllerRevision>, Error> {
+    let key = format!("{namespace}/{name}");
+    if let Some(known) = ctx.revisions.lookup(&key) {
+        return Ok(known);
+    }
+    let stamp = ctx.revisions.stamp(&key);
+    let fresh = read::<ControllerRevision>(ctx, namespace, name).await?;
+    ctx.revisions.remember(&key, fresh.as_ref(), stamp);
+    Ok(fresh)
 }
 
 /// The Service or PDB `name` as the plan needs it. readyroll's own (it

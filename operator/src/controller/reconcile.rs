@@ -76,6 +76,7 @@ async fn reconcile_app(cached: &App, ctx: &Context) -> Result<(Action, bool), Er
         &name,
         app.object_ref(&()),
         app.status.as_ref(),
+        observed.deployment.as_ref(),
     );
     let rolling = execute(&target, plan).await?;
     Ok((action, rolling))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::NamespaceResourceScope;
@@ -17,11 +17,14 @@ use kube::runtime::{reflector, watcher, Controller, PredicateConfig, WatchStream
 use kube::{Api, Client, Resource};
 use tracing::{debug, info, warn};
 
+use super::applied::AppliedDeployments;
 use super::context::Context;
 use super::error::ErrorBackoff;
 use super::reconcile::{error_policy, reconcile};
+use super::revisions::RevisionCache;
 use super::synced::{sync_flag, CachesReady};
-use super::triggers::{owned_changes, queue_never_pauses, ThrottledLog};
+use super::triggers::{queue_never_pauses, ThrottledLog};
+use super::trim;
 use super::watches::{
     app_key, app_of_pod, apps_counting_cpus, forget_deleted_app, managed_by_selector,
     node_capacity_hash, pod_restarts_hash,
@@ -82,31 +85,58 @@ pub async fn run(
     // Apps, nodes and pods are reflected into stores; each stream triggers
     // reconciles only after its store has the change, and marks when its
     // first full list is in.
-    let caches = CachesReady::new(6, config.health);
+    let caches = CachesReady::new(7, config.health);
     let (app_store, app_writer) = reflector::store::<DeserializeGuard<App>>();
     let (apps_flag, _) = sync_flag("apps", &caches);
     let metrics = config.metrics.clone();
     let written = Arc::new(WrittenVersions::default());
-    let forget_written = written.clone();
+    let applied = Arc::new(AppliedDeployments::default());
+    let (forget_written, forget_applied) = (written.clone(), applied.clone());
     let app_changes = watcher(
         scoped::<DeserializeGuard<App>>(&client, namespace),
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
+    .modify(trim::app)
     .reflect(app_writer)
     .inspect_ok(move |event| {
         apps_flag.observe(event);
         forget_deleted_app(&metrics, event);
         if let watcher::Event::Delete(app) = event {
             forget_written.forget(&app_key(app));
+            forget_applied.forget(&app_key(app));
         }
     })
     .applied_objects();
+
+    // The Deployments readyroll made trigger their App (as `owns` would)
+    // and are read from this cache (see `observe::deployment`).
+    let (deployment_store, deployment_writer) = reflector::store::<Deployment>();
+    let (deployments_flag, deployments_synced) = sync_flag("deployments", &caches);
+    let deployment_changes = watcher(scoped::<Deployment>(&client, namespace), managed.clone())
+        .default_backoff()
+        .modify(trim::deployment)
+        .reflect(deployment_writer)
+        .inspect_ok(move |event| deployments_flag.observe(event))
+        .touched_objects();
+
+    // Only the revisions' metadata is watched: it tells the revision cache
+    // when what it remembers changed (see `revisions`).
+    let revisions = Arc::new(RevisionCache::default());
+    let revision_events = revisions.clone();
+    let revision_changes = watcher(
+        scoped::<PartialObjectMeta<ControllerRevision>>(&client, namespace),
+        managed.clone(),
+    )
+    .default_backoff()
+    .inspect_ok(move |event| revision_events.observe(event))
+    .touched_objects();
 
     let (node_store, node_writer) = reflector::store::<Node>();
     let (nodes_flag, nodes_synced) = sync_flag("nodes", &caches);
     let node_changes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(trim::node)
         .reflect(node_writer)
         .inspect_ok(move |event| nodes_flag.observe(event))
         .touched_objects()
@@ -116,6 +146,7 @@ pub async fn run(
     let (pods_flag, pods_synced) = sync_flag("pods", &caches);
     let pod_changes = watcher(scoped::<Pod>(&client, namespace), managed.clone())
         .default_backoff()
+        .modify(trim::pod)
         .reflect(pod_writer)
         .inspect_ok(move |event| pods_flag.observe(event))
         .touched_objects()
@@ -128,6 +159,7 @@ pub async fn run(
     let (replica_sets_flag, replica_sets_synced) = sync_flag("replicasets", &caches);
     let replica_set_changes = watcher(scoped::<ReplicaSet>(&client, namespace), managed.clone())
         .default_backoff()
+        .modify(trim::replica_set)
         .reflect(replica_set_writer)
         .inspect_ok(move |event| replica_sets_flag.observe(event))
         .touched_objects();
@@ -158,6 +190,8 @@ pub async fn run(
             controller: CONTROLLER_NAME.to_string(),
             instance: config.instance,
         },
+        deployments: deployment_store,
+        deployments_synced,
         nodes: node_store,
         nodes_synced,
         pods: pod_store,
@@ -173,15 +207,14 @@ pub async fn run(
         leadership: config.leadership.clone(),
         metrics: config.metrics,
         written,
+        applied,
+        revisions,
     });
 
     info!(namespace = namespace.unwrap_or("*"), "starting controller");
     let apps_for_nodes = app_store.clone();
     let results = queue_never_pauses(Controller::for_stream(app_changes, app_store))
-        .owns_stream(owned_changes(
-            scoped::<PartialObjectMeta<Deployment>>(&client, namespace),
-            managed,
-        ))
+        .owns_stream(deployment_changes)
         .owns_stream(service_changes)
         .owns_stream(pdb_changes)
         .watches_stream(node_changes, move |_node| {
@@ -189,6 +222,7 @@ pub async fn run(
         })
         .watches_stream(pod_changes, |pod| app_of_pod(&pod))
         .watches_stream(replica_set_changes, |_| None)
+        .watches_stream(revision_changes, |_| None)
         .reconcile_all_on(became_leader(&config.leadership))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context);

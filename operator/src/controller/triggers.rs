@@ -13,11 +13,9 @@
 
 use std::time::Duration;
 
-use futures::Stream;
-use kube::core::PartialObjectMeta;
 use kube::runtime::utils::Backoff;
-use kube::runtime::{watcher, Controller, WatchStreamExt};
-use kube::{Api, Resource};
+use kube::runtime::Controller;
+use kube::Resource;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
@@ -46,25 +44,6 @@ impl Iterator for QueueNeverPauses {
 
 impl Backoff for QueueNeverPauses {
     fn reset(&mut self) {}
-}
-
-/// Changes to the objects of kind `K` that readyroll made (selected by
-/// `config`), as `Controller::owns` would watch them, but with their own
-/// backoff: `owns` relies on the queue's backoff, which no longer pauses.
-pub fn owned_changes<K>(
-    api: Api<PartialObjectMeta<K>>,
-    config: watcher::Config,
-) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
-where
-    K: Resource<DynamicType = ()>
-        + DeserializeOwned
-        + Clone
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    watcher(api, config).default_backoff().touched_objects()
 }
 
 /// At most one log line this often for a series of queue errors.
@@ -100,7 +79,7 @@ mod tests {
     use futures::{stream, StreamExt};
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::runtime::controller::Action;
-    use kube::runtime::reflector;
+    use kube::runtime::{reflector, watcher};
     use std::sync::Arc;
     use tokio::sync::mpsc;
 

@@ -199,7 +199,7 @@ async fn a_standby_replica_writes_nothing() {
 }
 
 #[tokio::test]
-async fn the_app_is_read_again_only_when_the_cache_is_not_at_readyrolls_own_status_write() {
+async fn the_app_is_read_again_only_when_the_cache_may_lack_readyrolls_own_status_write() {
     let h = harness(Vec::new());
     h.store_app(&app(spec("web:1", 3), None));
     let app_reads = |h: &Harness| {
@@ -217,11 +217,95 @@ async fn the_app_is_read_again_only_when_the_cache_is_not_at_readyrolls_own_stat
     h.reconcile().await;
     assert_eq!(app_reads(&h), 0, "the cache holds the status just written");
 
-    // Someone else wrote the App since: its version is not readyroll's.
-    h.store_app(&app(spec("web:2", 3), None));
+    // Someone else wrote the App since, at the same generation: a lagging
+    // cache would look the same, so it is read fresh.
+    h.store_app(&app(spec("web:1", 3), None));
     h.api.clear_log();
     h.reconcile().await;
     assert_eq!(app_reads(&h), 1, "another writer's version is read fresh");
+
+    // A spec edit raises the generation: it came after the last write.
+    let mut edited = app(spec("web:2", 3), None);
+    edited.metadata.generation = Some(2);
+    h.store_app(&edited);
+    h.api.clear_log();
+    h.reconcile().await;
+    assert_eq!(app_reads(&h), 0, "a later generation holds the write");
+}
+
+#[tokio::test]
+async fn a_reconcile_of_an_unchanged_app_reads_from_caches_and_sends_nothing() {
+    let h = harness(Vec::new());
+    h.store_app(&app(spec("web:1", 3), None));
+    h.reconcile().await;
+    h.cache_deployment();
+
+    // The Deployment's status moved (the trigger of most reconciles): the
+    // cache has it, the revisions are known, and the plan applies the very
+    // object the last apply produced.
+    h.api.clear_log();
+    h.reconcile().await;
+    let reads: Vec<String> = h
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.method == Method::GET)
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(!reads.contains(&DEPLOYMENT.to_string()), "{reads:?}");
+    assert!(
+        !reads.iter().any(|p| p.contains("/controllerrevisions/")),
+        "{reads:?}"
+    );
+    let writes = h.api.writes();
+    assert!(
+        write_to(&writes, Method::PATCH, DEPLOYMENT).is_empty(),
+        "{:?}",
+        writes_summary(&writes)
+    );
+
+    // Someone else edits the Deployment's spec: its generation rises, and
+    // readyroll's object is applied back.
+    let mut edited = h.api.get(DEPLOYMENT).unwrap();
+    edited["spec"]["replicas"] = json!(7);
+    edited["metadata"]["generation"] = json!(9);
+    h.api.put(DEPLOYMENT, edited);
+    h.cache_deployment();
+    h.api.clear_log();
+    h.reconcile().await;
+    let writes = h.api.writes();
+    let applied = write_to(&writes, Method::PATCH, DEPLOYMENT);
+    assert_eq!(applied.len(), 1, "{:?}", writes_summary(&writes));
+    assert_eq!(applied[0].body["spec"]["replicas"], json!(3));
+}
+
+#[tokio::test]
+async fn a_cache_behind_readyrolls_own_apply_is_not_decided_on() {
+    let h = harness(Vec::new());
+    h.store_app(&app(spec("web:1", 3), None));
+    h.reconcile().await;
+    // The cache holds the Deployment as first created, then the App's
+    // image changes and readyroll applies generation 2.
+    h.cache_deployment();
+    let mut edited = app(spec("web:2", 3), None);
+    edited.metadata.generation = Some(2);
+    h.store_app(&edited);
+    h.reconcile().await;
+    assert_eq!(
+        h.api.get(DEPLOYMENT).unwrap()["metadata"]["generation"],
+        json!(2)
+    );
+
+    // The next reconcile comes before the cache has seen that apply.
+    h.api.clear_log();
+    h.reconcile().await;
+    assert!(
+        h.api
+            .requests()
+            .iter()
+            .any(|r| r.method == Method::GET && r.path == DEPLOYMENT),
+        "the Deployment is read fresh"
+    );
 }
 
 #[tokio::test]

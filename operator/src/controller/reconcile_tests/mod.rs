@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use http::Method;
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, PodStatus, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -42,6 +42,7 @@ struct Harness {
     api: FakeApi,
     ctx: Arc<Context>,
     _writers: (Writer<Node>, Writer<Pod>),
+    deployments: Mutex<Writer<Deployment>>,
     replica_sets: Mutex<Writer<ReplicaSet>>,
     _services: Mutex<Writer<Service>>,
     pdbs: Mutex<Writer<PodDisruptionBudget>>,
@@ -73,6 +74,7 @@ fn harness(pods: Vec<Pod>) -> Harness {
 fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
     let api = FakeApi::default();
     let client = api.client();
+    let (deployments, deployment_writer) = ready_store(Vec::new());
     let (nodes, node_writer) = ready_store(Vec::new());
     let (pods, pod_writer) = ready_store(pods);
     let (replica_sets, replica_set_writer) = ready_store(Vec::new());
@@ -84,6 +86,8 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
             controller: "readyroll".into(),
             instance: None,
         },
+        deployments,
+        deployments_synced: Synced::done(),
         nodes,
         nodes_synced: Synced::done(),
         pods,
@@ -99,11 +103,14 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
         leadership,
         metrics: Metrics::new(),
         written: Default::default(),
+        applied: Default::default(),
+        revisions: Default::default(),
     });
     Harness {
         api,
         ctx,
         _writers: (node_writer, pod_writer),
+        deployments: Mutex::new(deployment_writer),
         replica_sets: Mutex::new(replica_set_writer),
         _services: Mutex::new(service_writer),
         pdbs: Mutex::new(pdb_writer),
@@ -160,6 +167,17 @@ impl Harness {
             .lock()
             .unwrap()
             .apply_watcher_event(&watcher::Event::Apply(pdb));
+    }
+
+    /// Puts the Deployment as the API server holds it into the controller's
+    /// cache, as its watch would.
+    fn cache_deployment(&self) {
+        let deployment: Deployment =
+            serde_json::from_value(self.api.get(DEPLOYMENT).expect("Deployment stored")).unwrap();
+        self.deployments
+            .lock()
+            .unwrap()
+            .apply_watcher_event(&watcher::Event::Apply(deployment));
     }
 
     /// Puts a ReplicaSet into the controller's cache, as its watch would.
