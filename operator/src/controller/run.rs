@@ -26,7 +26,7 @@ use super::synced::{sync_flag, CachesReady};
 use super::triggers::{queue_never_pauses, ThrottledLog};
 use super::trim;
 use super::watches::{
-    app_key, app_of_pod, apps_counting_cpus, forget_deleted_app, managed_by_selector,
+    app_key, app_of_pod, apps_counting_cpus, forget_deleted_app, managed_by_selector, mark_deleted,
     node_capacity_hash, pod_restarts_hash,
 };
 use super::written::WrittenVersions;
@@ -149,6 +149,7 @@ pub async fn run(
         .modify(trim::pod)
         .reflect(pod_writer)
         .inspect_ok(move |event| pods_flag.observe(event))
+        .map_ok(mark_deleted)
         .touched_objects()
         .predicate_filter(pod_restarts_hash, PredicateConfig::default());
 

@@ -96,6 +96,27 @@ pub fn node_capacity_hash(node: &Node) -> Option<u64> {
     Some(h.finish())
 }
 
+/// Marks the pod of a watch's Delete event, so that `pod_restarts_hash`
+/// tells it from the pod's last update. A pod's final deletion usually
+/// changes nothing else the hash looks at (its deletionTimestamp was set
+/// when it began to terminate), so the filter would drop it and the App's
+/// status would keep naming a pod that is gone (its memory restarts, its
+/// slow start) until something else made the App reconcile. Applied after
+/// the cache took the event: the mark never reaches the store.
+pub fn mark_deleted(event: watcher::Event<Pod>) -> watcher::Event<Pod> {
+    match event {
+        watcher::Event::Delete(mut pod) => {
+            pod.annotations_mut()
+                .insert(DELETED_MARK.to_string(), String::new());
+            watcher::Event::Delete(pod)
+        }
+        other => other,
+    }
+}
+
+/// See [`mark_deleted`].
+const DELETED_MARK: &str = "readyroll.dev/watch-deleted";
+
 /// A hash of what the App reacts to in a pod: restart counts (and why, in
 /// the last termination that comes with each), container start times (a
 /// start is when the wait for `listenTimeout` begins), and for instance
@@ -104,7 +125,7 @@ pub fn node_capacity_hash(node: &Node) -> Option<u64> {
 pub fn pod_restarts_hash(pod: &Pod) -> Option<u64> {
     let mut h = DefaultHasher::new();
     pod.metadata.deletion_timestamp.is_some().hash(&mut h);
-    for key in [INDEX_ANNOTATION, DELETION_COST_ANNOTATION] {
+    for key in [INDEX_ANNOTATION, DELETION_COST_ANNOTATION, DELETED_MARK] {
         pod.annotations().get(key).hash(&mut h);
     }
     if let Some(status) = &pod.status {
@@ -200,6 +221,27 @@ mod tests {
         let mut other = pod(&[1]);
         other.metadata.annotations = Some(BTreeMap::from([("x".to_string(), "y".to_string())]));
         assert_eq!(pod_restarts_hash(&pod(&[1])), pod_restarts_hash(&other));
+    }
+
+    #[test]
+    fn a_pod_gone_is_a_change_from_the_same_pod_terminating() {
+        let mut terminating = pod(&[1]);
+        terminating.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ));
+        let watcher::Event::Delete(gone) =
+            mark_deleted(watcher::Event::Delete(terminating.clone()))
+        else {
+            panic!("a Delete event stays one");
+        };
+        assert_ne!(pod_restarts_hash(&terminating), pod_restarts_hash(&gone));
+        let watcher::Event::Apply(updated) =
+            mark_deleted(watcher::Event::Apply(terminating.clone()))
+        else {
+            panic!("an Apply event stays one");
+        };
+        assert_eq!(pod_restarts_hash(&terminating), pod_restarts_hash(&updated));
     }
 
     #[test]
