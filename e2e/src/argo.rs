@@ -101,8 +101,11 @@ pub fn version() -> String {
     std::env::var("ARGO_ROLLOUTS_VERSION").unwrap_or_else(|_| "unknown".to_owned())
 }
 
-/// The Rollout CRD shipped in the module the binary was built from (its module cache copy).
-pub fn crd_path(binary: &Path) -> PathBuf {
+/// The CRDs shipped in the module the binary was built from (its module cache copy): the
+/// `Rollout` and the kinds its controller also watches (analysis runs and templates,
+/// experiments). The controller waits for a first list of each before it reconciles
+/// anything, so with the Rollout CRD alone it never starts.
+pub fn crd_paths(binary: &Path) -> Vec<PathBuf> {
     let cache = std::env::var_os("GOMODCACHE")
         .map(PathBuf::from)
         .or_else(|| {
@@ -110,21 +113,53 @@ pub fn crd_path(binary: &Path) -> PathBuf {
             Some(binary.parent()?.parent()?.parent()?.join("go/mod"))
         })
         .expect("a Go module cache");
-    let path = cache
+    let dir = cache
         .join(format!("github.com/argoproj/argo-rollouts@{}", version()))
-        .join("manifests/crds/rollout-crd.yaml");
-    assert!(path.is_file(), "{} is missing", path.display());
-    path
+        .join("manifests/crds");
+    CRD_FILES
+        .iter()
+        .map(|file| {
+            let path = dir.join(file);
+            assert!(path.is_file(), "{} is missing", path.display());
+            path
+        })
+        .collect()
 }
 
-/// Installs (or updates) the Rollout CRD with server-side apply.
-pub fn install_crd(kubectl: &Kubectl, binary: &Path) {
-    let crd = crd_path(binary);
-    let applied = kubectl.run(["apply", "--server-side", "-f", &crd.display().to_string()]);
+/// The files of `manifests/crds` (beside its kustomization.yaml).
+const CRD_FILES: [&str; 5] = [
+    "rollout-crd.yaml",
+    "analysis-run-crd.yaml",
+    "analysis-template-crd.yaml",
+    "cluster-analysis-template-crd.yaml",
+    "experiment-crd.yaml",
+];
+
+/// Installs (or updates) Argo Rollouts' CRDs with server-side apply.
+pub fn install_crds(kubectl: &Kubectl, binary: &Path) {
+    let mut args = vec!["apply".to_owned(), "--server-side".to_owned()];
+    for path in crd_paths(binary) {
+        args.extend(["-f".to_owned(), path.display().to_string()]);
+    }
+    let applied = kubectl.run(&args);
     assert!(
         applied.success(),
-        "install the Rollout CRD: {}",
+        "install the Argo Rollouts CRDs: {}",
         applied.stderr()
+    );
+}
+
+/// Removes them again.
+pub fn remove_crds(kubectl: &Kubectl, binary: &Path) {
+    let mut args = vec!["delete".to_owned(), "--ignore-not-found".to_owned()];
+    for path in crd_paths(binary) {
+        args.extend(["-f".to_owned(), path.display().to_string()]);
+    }
+    let removed = kubectl.run(&args);
+    assert!(
+        removed.success(),
+        "remove the Argo Rollouts CRDs: {}",
+        removed.stderr()
     );
 }
 

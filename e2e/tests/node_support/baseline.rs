@@ -141,7 +141,7 @@ impl NodeEnv {
         steps: &[Step],
     ) -> ScenarioRun {
         let binary = argo::binary();
-        argo::install_crd(&Kubectl::require(self.cluster.kubeconfig()), &binary);
+        argo::install_crds(&Kubectl::require(self.cluster.kubeconfig()), &binary);
         let controller = ArgoController::start(&binary, &self.cluster);
         let name = format!("argo-{}", baseline.name);
         let (node_port, addr) = self.node_port().await;
