@@ -14,26 +14,42 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Mutex, PoisonError};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::locked::Locked;
+
 #[derive(Debug, Default)]
-pub struct AppliedDeployments(Mutex<HashMap<String, Applied>>);
+pub struct AppliedDeployments(Locked<HashMap<String, Applied>>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Applied {
     uid: String,
     generation: i64,
-    /// A hash of the object readyroll sent.
-    intended: u64,
+    /// The object readyroll sent.
+    intended: Fingerprint,
+}
+
+/// A hash of a Deployment readyroll means to apply, taken once per apply
+/// and used both to compare it with the last one and to record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint(u64);
+
+impl Fingerprint {
+    pub fn of(object: &Deployment) -> Self {
+        let mut h = DefaultHasher::new();
+        // Serializing cannot fail for a typed object; an empty body would only
+        // make two different objects look alike if both failed.
+        serde_json::to_vec(object).unwrap_or_default().hash(&mut h);
+        Fingerprint(h.finish())
+    }
 }
 
 impl AppliedDeployments {
-    /// Records that applying `intended` to App `key`'s Deployment was
-    /// answered with `answer`.
-    pub fn record(&self, key: &str, intended: &Deployment, answer: &Deployment) {
+    /// Records that applying the Deployment `intended` fingerprints to App
+    /// `key`'s Deployment was answered with `answer`.
+    pub fn record(&self, key: &str, intended: Fingerprint, answer: &Deployment) {
         let (Some(uid), Some(generation)) =
             (answer.metadata.uid.clone(), answer.metadata.generation)
         else {
@@ -43,14 +59,14 @@ impl AppliedDeployments {
         let applied = Applied {
             uid,
             generation,
-            intended: fingerprint(intended),
+            intended,
         };
-        self.lock().insert(key.to_string(), applied);
+        self.0.lock().insert(key.to_string(), applied);
     }
 
     /// Forgets an App that is gone.
     pub fn forget(&self, key: &str) {
-        self.lock().remove(key);
+        self.0.lock().remove(key);
     }
 
     /// Whether `cached` (the watch's copy) is at least as new as
@@ -58,7 +74,7 @@ impl AppliedDeployments {
     /// generation. With no apply recorded (e.g. right after start-up, when
     /// the cache was listed after any earlier write) the cache is current.
     pub fn cache_has_caught_up(&self, key: &str, cached: &Deployment) -> bool {
-        match self.lock().get(key) {
+        match self.0.lock().get(key) {
             None => true,
             Some(applied) => {
                 cached.metadata.uid.as_deref() == Some(applied.uid.as_str())
@@ -67,23 +83,24 @@ impl AppliedDeployments {
         }
     }
 
-    /// Whether applying `intended` would change nothing: the last apply sent
-    /// the same object and `observed` is still what it produced.
-    pub fn unchanged(&self, key: &str, intended: &Deployment, observed: &Deployment) -> bool {
-        let map = self.lock();
+    /// Whether applying `intended` (fingerprinted as `fingerprint`) would
+    /// change nothing: the last apply sent the same object and `observed` is
+    /// still what it produced.
+    pub fn unchanged(
+        &self,
+        key: &str,
+        intended: &Deployment,
+        fingerprint: Fingerprint,
+        observed: &Deployment,
+    ) -> bool {
+        let map = self.0.lock();
         let Some(applied) = map.get(key) else {
             return false;
         };
         observed.metadata.uid.as_deref() == Some(applied.uid.as_str())
             && observed.metadata.generation == Some(applied.generation)
-            && applied.intended == fingerprint(intended)
+            && applied.intended == fingerprint
             && keeps_metadata(&intended.metadata, &observed.metadata)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Applied>> {
-        // Each call is one lookup, insert or remove: a panic elsewhere cannot
-        // leave the map half-written.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -109,22 +126,14 @@ pub fn keeps_metadata(intended: &ObjectMeta, observed: &ObjectMeta) -> bool {
         && owners_kept
 }
 
-fn fingerprint(object: &Deployment) -> u64 {
-    let mut h = DefaultHasher::new();
-    // Serializing cannot fail for a typed object; an empty body would only
-    // make two different objects look alike if both failed.
-    serde_json::to_vec(object).unwrap_or_default().hash(&mut h);
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use k8s_openapi::api::apps::v1::DeploymentSpec;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
     use super::*;
+    use crate::controller::test_objects::app_owner;
 
     fn intended(image: &str) -> Deployment {
         Deployment {
@@ -132,14 +141,7 @@ mod tests {
                 name: Some("web".into()),
                 labels: Some(BTreeMap::from([("app".into(), "web".into())])),
                 annotations: Some(BTreeMap::from([("note".into(), image.into())])),
-                owner_references: Some(vec![OwnerReference {
-                    api_version: "readyroll.dev/v1alpha1".into(),
-                    kind: "App".into(),
-                    name: "web".into(),
-                    uid: "app-uid".into(),
-                    controller: Some(true),
-                    block_owner_deletion: Some(true),
-                }]),
+                owner_references: Some(vec![app_owner()]),
                 ..Default::default()
             },
             spec: Some(DeploymentSpec {
@@ -148,6 +150,18 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    fn unchanged(
+        applied: &AppliedDeployments,
+        intended: &Deployment,
+        observed: &Deployment,
+    ) -> bool {
+        applied.unchanged("shop/web", intended, Fingerprint::of(intended), observed)
+    }
+
+    fn record(applied: &AppliedDeployments, intended: &Deployment, answer: &Deployment) {
+        applied.record("shop/web", Fingerprint::of(intended), answer)
     }
 
     /// The intended object as the API server answers it: server fields added.
@@ -168,37 +182,34 @@ mod tests {
         let applied = AppliedDeployments::default();
         let web = intended("web:1");
         assert!(
-            !applied.unchanged("shop/web", &web, &answered(&web, 1)),
+            !unchanged(&applied, &web, &answered(&web, 1)),
             "nothing applied yet in this process"
         );
-        applied.record("shop/web", &web, &answered(&web, 3));
-        assert!(applied.unchanged("shop/web", &web, &answered(&web, 3)));
+        record(&applied, &web, &answered(&web, 3));
+        assert!(unchanged(&applied, &web, &answered(&web, 3)));
         assert!(
-            !applied.unchanged("shop/web", &intended("web:2"), &answered(&web, 3)),
+            !unchanged(&applied, &intended("web:2"), &answered(&web, 3)),
             "a different intended object"
         );
         assert!(
-            !applied.unchanged("shop/web", &web, &answered(&web, 4)),
+            !unchanged(&applied, &web, &answered(&web, 4)),
             "someone changed the spec since"
         );
         let mut recreated = answered(&web, 3);
         recreated.metadata.uid = Some("other-uid".into());
-        assert!(
-            !applied.unchanged("shop/web", &web, &recreated),
-            "recreated"
-        );
+        assert!(!unchanged(&applied, &web, &recreated), "recreated");
         applied.forget("shop/web");
-        assert!(!applied.unchanged("shop/web", &web, &answered(&web, 3)));
+        assert!(!unchanged(&applied, &web, &answered(&web, 3)));
     }
 
     #[test]
     fn metadata_taken_off_by_someone_else_is_applied_back() {
         let applied = AppliedDeployments::default();
         let web = intended("web:1");
-        applied.record("shop/web", &web, &answered(&web, 1));
+        record(&applied, &web, &answered(&web, 1));
         let mut label_gone = answered(&web, 1);
         label_gone.metadata.labels.as_mut().unwrap().remove("app");
-        assert!(!applied.unchanged("shop/web", &web, &label_gone));
+        assert!(!unchanged(&applied, &web, &label_gone));
         let mut annotation_changed = answered(&web, 1);
         annotation_changed
             .metadata
@@ -206,10 +217,10 @@ mod tests {
             .as_mut()
             .unwrap()
             .insert("note".into(), "edited".into());
-        assert!(!applied.unchanged("shop/web", &web, &annotation_changed));
+        assert!(!unchanged(&applied, &web, &annotation_changed));
         let mut owner_gone = answered(&web, 1);
         owner_gone.metadata.owner_references = None;
-        assert!(!applied.unchanged("shop/web", &web, &owner_gone));
+        assert!(!unchanged(&applied, &web, &owner_gone));
     }
 
     #[test]
@@ -220,7 +231,7 @@ mod tests {
             applied.cache_has_caught_up("shop/web", &answered(&web, 1)),
             "no apply in this process: the cache was listed after any earlier one"
         );
-        applied.record("shop/web", &web, &answered(&web, 5));
+        record(&applied, &web, &answered(&web, 5));
         assert!(!applied.cache_has_caught_up("shop/web", &answered(&web, 4)));
         assert!(applied.cache_has_caught_up("shop/web", &answered(&web, 5)));
         assert!(applied.cache_has_caught_up("shop/web", &answered(&web, 6)));

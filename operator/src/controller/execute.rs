@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::applied::AppliedDeployments;
+use super::applied::{AppliedDeployments, Fingerprint};
 use super::context::Context;
 use super::error::Error;
 use super::events;
@@ -189,14 +189,15 @@ async fn apply_object(
     match object {
         Object::Deployment(d) => {
             let key = target.key();
+            let fingerprint = Fingerprint::of(&d);
             if let Some(observed) = target
                 .observed_deployment
-                .filter(|observed| target.applied.unchanged(&key, &d, observed))
+                .filter(|observed| target.applied.unchanged(&key, &d, fingerprint, observed))
             {
                 return Ok(Some(ObservedDeployment::from_deployment(observed)));
             }
             let applied = apply(target.leadership, &Api::namespaced(client, ns), &*d).await?;
-            target.applied.record(&key, &d, &applied);
+            target.applied.record(&key, fingerprint, &applied);
             Ok(Some(ObservedDeployment::from_deployment(&applied)))
         }
         Object::Service(s) => {

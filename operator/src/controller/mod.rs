@@ -12,6 +12,7 @@ mod events;
 mod execute;
 mod instance_pods;
 mod invalid;
+mod locked;
 mod observe;
 mod reconcile;
 mod revisions;
@@ -26,6 +27,8 @@ mod written;
 mod fake_api;
 #[cfg(test)]
 mod reconcile_tests;
+#[cfg(test)]
+mod test_objects;
 
 pub use args::RunArgs;
 pub use error::Error;

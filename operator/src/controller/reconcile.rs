@@ -2,6 +2,7 @@
 //! (pure, `readyroll_core::plan`) → execute (the ordered writes, `execute`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::core::DeserializeGuard;
@@ -19,6 +20,10 @@ use super::execute::{execute, Target};
 use super::invalid;
 use super::observe::observe;
 use super::watches::app_key;
+
+/// When a reconcile left to the delivery of readyroll's own status write
+/// looks again, should that delivery not trigger one first.
+const LAG_RECHECK: Duration = Duration::from_secs(1);
 
 /// The controller's entry point for one App.
 pub async fn reconcile(
@@ -40,6 +45,14 @@ pub async fn reconcile(
         // Owner references let the garbage collector remove what we made.
         ctx.metrics.set_rollout_in_progress(&key, false);
         return Ok(Action::await_change());
+    }
+    if ctx.written.lags_behind_write(&key, app.meta()) {
+        // The cache is older than our own last status write, and that
+        // write's watch event is on its way: it reconciles this App on a
+        // cache that holds it, so deciding now would only cost a read. The
+        // recheck covers a delivery that never comes as such (`written`).
+        debug!(app = %key, "cache behind readyroll's own status write: left to its watch event");
+        return Ok(Action::requeue(LAG_RECHECK));
     }
     let timer = ctx.metrics.reconcile_timer();
     match reconcile_app(app, &ctx).await {

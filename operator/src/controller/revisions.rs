@@ -12,12 +12,13 @@
 //! `Stamp`), so an answer overtaken by a newer change is never remembered.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 
 use k8s_openapi::api::apps::v1::ControllerRevision;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
 use kube::ResourceExt;
+
+use super::locked::Locked;
 
 /// What is known of one name.
 #[derive(Debug, Default)]
@@ -45,7 +46,7 @@ struct Inner {
 }
 
 #[derive(Debug, Default)]
-pub struct RevisionCache(Mutex<Inner>);
+pub struct RevisionCache(Locked<Inner>);
 
 /// Taken before a read or write of a revision; what it learns is kept only
 /// if the stamp is still the same afterwards.
@@ -58,14 +59,14 @@ pub struct Stamp {
 impl RevisionCache {
     /// The stamp of `key` (`namespace/name`) now.
     pub fn stamp(&self, key: &str) -> Stamp {
-        let inner = self.lock();
+        let inner = self.0.lock();
         stamp_of(&inner, key)
     }
 
     /// `Some(revision or None)` when `key` is known, `None` when it must be
     /// read.
     pub fn lookup(&self, key: &str) -> Option<Option<ControllerRevision>> {
-        let inner = self.lock();
+        let inner = self.0.lock();
         match inner.entries.get(key)?.known.as_ref()? {
             Known::Absent => Some(None),
             // Written by `remember` from a typed revision: it parses back; if
@@ -100,7 +101,7 @@ impl RevisionCache {
                 }
             }
         };
-        let mut inner = self.lock();
+        let mut inner = self.0.lock();
         if stamp_of(&inner, key) == stamp {
             inner.entries.entry(key.to_string()).or_default().known = Some(known);
         }
@@ -108,7 +109,7 @@ impl RevisionCache {
 
     /// Makes `key` unknown (a write whose outcome is not known).
     pub fn unknown(&self, key: &str) {
-        let mut inner = self.lock();
+        let mut inner = self.0.lock();
         let entry = inner.entries.entry(key.to_string()).or_default();
         entry.events += 1;
         entry.known = None;
@@ -116,7 +117,7 @@ impl RevisionCache {
 
     /// Takes in one event of the revisions' metadata watch.
     pub fn observe(&self, event: &watcher::Event<PartialObjectMeta<ControllerRevision>>) {
-        let mut inner = self.lock();
+        let mut inner = self.0.lock();
         match event {
             watcher::Event::Init => {
                 inner.epoch += 1;
@@ -142,12 +143,6 @@ impl RevisionCache {
             }
         }
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // Each call leaves the map whole: a panic elsewhere cannot poison it
-        // half-written.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 fn stamp_of(inner: &Inner, key: &str) -> Stamp {
@@ -167,11 +162,10 @@ fn key_of(meta: &PartialObjectMeta<ControllerRevision>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-        ManagedFieldsEntry, ObjectMeta, OwnerReference,
-    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 
     use super::*;
+    use crate::controller::test_objects::app_owner;
 
     const KEY: &str = "shop/web-last-good";
 
@@ -181,14 +175,7 @@ mod tests {
                 name: Some("web-last-good".into()),
                 namespace: Some("shop".into()),
                 resource_version: Some(version.into()),
-                owner_references: Some(vec![OwnerReference {
-                    api_version: "readyroll.dev/v1alpha1".into(),
-                    kind: "App".into(),
-                    name: "web".into(),
-                    uid: "app-uid".into(),
-                    controller: Some(true),
-                    block_owner_deletion: Some(true),
-                }]),
+                owner_references: Some(vec![app_owner()]),
                 managed_fields: Some(vec![ManagedFieldsEntry {
                     manager: Some("readyroll".into()),
                     ..Default::default()

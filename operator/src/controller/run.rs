@@ -91,7 +91,7 @@ pub async fn run(
     let metrics = config.metrics.clone();
     let written = Arc::new(WrittenVersions::default());
     let applied = Arc::new(AppliedDeployments::default());
-    let (forget_written, forget_applied) = (written.clone(), applied.clone());
+    let (written_seen, forget_applied) = (written.clone(), applied.clone());
     let app_changes = watcher(
         scoped::<DeserializeGuard<App>>(&client, namespace),
         watcher::Config::default().any_semantic(),
@@ -101,9 +101,10 @@ pub async fn run(
     .reflect(app_writer)
     .inspect_ok(move |event| {
         apps_flag.observe(event);
+        written_seen.observe(event);
         forget_deleted_app(&metrics, event);
         if let watcher::Event::Delete(app) = event {
-            forget_written.forget(&app_key(app));
+            written_seen.forget(&app_key(app));
             forget_applied.forget(&app_key(app));
         }
     })

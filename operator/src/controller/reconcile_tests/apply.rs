@@ -1,6 +1,9 @@
 //! What is applied and removed, and what the status says afterwards.
 
 use super::*;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
 
 /// Where the ControllerRevision saving `app`'s spec lives.
 fn revision_path(app: &App) -> String {
@@ -202,13 +205,7 @@ async fn a_standby_replica_writes_nothing() {
 async fn the_app_is_read_again_only_when_the_cache_may_lack_readyrolls_own_status_write() {
     let h = harness(Vec::new());
     h.store_app(&app(spec("web:1", 3), None));
-    let app_reads = |h: &Harness| {
-        h.api
-            .requests()
-            .iter()
-            .filter(|r| r.method == Method::GET && r.path == APP)
-            .count()
-    };
+    let app_reads = |h: &Harness| h.reads().iter().filter(|p| *p == APP).count();
     h.reconcile().await;
     assert_eq!(app_reads(&h), 1, "nothing written yet: the App is read");
 
@@ -234,6 +231,48 @@ async fn the_app_is_read_again_only_when_the_cache_may_lack_readyrolls_own_statu
 }
 
 #[tokio::test]
+async fn a_reconcile_before_readyrolls_own_status_write_is_delivered_is_left_to_that_delivery() {
+    let h = harness(Vec::new());
+    h.store_app(&app(spec("web:1", 3), None));
+    let before_write = h.stored_app();
+    h.reconcile_cached(before_write.clone()).await;
+    assert!(
+        h.api.get(APP).unwrap()["status"].is_object(),
+        "the first reconcile wrote a status"
+    );
+
+    // A Deployment event triggers a reconcile while the App cache still
+    // holds the App from before that write.
+    h.api.clear_log();
+    let action = h.reconcile_cached(before_write.clone()).await;
+    assert!(
+        h.api.requests().is_empty(),
+        "nothing read or written: {:?}",
+        h.api.requests()
+    );
+    assert_eq!(action, Action::requeue(Duration::from_secs(1)));
+
+    // Once the watch delivers the write, the cache holds it and is decided on.
+    let delivered = h.stored_app();
+    h.ctx
+        .written
+        .observe(&watcher::Event::Apply(DeserializeGuard(Ok(delivered))));
+    h.api.clear_log();
+    // (`reconcile` delivers whatever this reconcile writes in turn.)
+    h.reconcile().await;
+    assert!(h.reads().iter().all(|p| p != APP), "{:?}", h.reads());
+    assert!(
+        !h.api.requests().is_empty(),
+        "the reconcile ran: it read what the caches lack"
+    );
+
+    // Delivered, yet the cache shows something else: read, not waited for.
+    h.api.clear_log();
+    h.reconcile_cached(before_write).await;
+    assert_eq!(h.reads().iter().filter(|p| *p == APP).count(), 1);
+}
+
+#[tokio::test]
 async fn a_reconcile_of_an_unchanged_app_reads_from_caches_and_sends_nothing() {
     let h = harness(Vec::new());
     h.store_app(&app(spec("web:1", 3), None));
@@ -245,13 +284,7 @@ async fn a_reconcile_of_an_unchanged_app_reads_from_caches_and_sends_nothing() {
     // object the last apply produced.
     h.api.clear_log();
     h.reconcile().await;
-    let reads: Vec<String> = h
-        .api
-        .requests()
-        .iter()
-        .filter(|r| r.method == Method::GET)
-        .map(|r| r.path.clone())
-        .collect();
+    let reads = h.reads();
     assert!(!reads.contains(&DEPLOYMENT.to_string()), "{reads:?}");
     assert!(
         !reads.iter().any(|p| p.contains("/controllerrevisions/")),
@@ -300,10 +333,7 @@ async fn a_cache_behind_readyrolls_own_apply_is_not_decided_on() {
     h.api.clear_log();
     h.reconcile().await;
     assert!(
-        h.api
-            .requests()
-            .iter()
-            .any(|r| r.method == Method::GET && r.path == DEPLOYMENT),
+        h.reads().iter().any(|p| p == DEPLOYMENT),
         "the Deployment is read fresh"
     );
 }
@@ -317,13 +347,7 @@ async fn objects_an_app_does_not_want_are_not_read_when_readyroll_has_none() {
 
     h.reconcile().await;
 
-    let reads: Vec<String> = h
-        .api
-        .requests()
-        .iter()
-        .filter(|r| r.method == Method::GET)
-        .map(|r| r.path.clone())
-        .collect();
+    let reads = h.reads();
     assert!(
         !reads.iter().any(|p| p == SERVICE || p == PDB),
         "no port and one instance: neither a Service nor a PDB is read, {reads:?}"
@@ -334,13 +358,7 @@ async fn objects_an_app_does_not_want_are_not_read_when_readyroll_has_none() {
     h.store_app(&wide);
     h.api.clear_log();
     h.reconcile().await;
-    let reads: Vec<String> = h
-        .api
-        .requests()
-        .iter()
-        .filter(|r| r.method == Method::GET)
-        .map(|r| r.path.clone())
-        .collect();
+    let reads = h.reads();
     assert!(reads.iter().any(|p| p == SERVICE), "{reads:?}");
     assert!(reads.iter().any(|p| p == PDB), "{reads:?}");
 }

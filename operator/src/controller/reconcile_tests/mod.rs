@@ -149,12 +149,24 @@ impl Harness {
         self.api.put(APP, serde_json::to_value(app).unwrap());
     }
 
-    /// Reconciles the App as the fake API server holds it now.
+    /// Reconciles the App as the fake API server holds it now, then lets
+    /// the App watch deliver what the reconcile wrote.
     async fn reconcile(&self) -> kube::runtime::controller::Action {
-        let app: App = serde_json::from_value(self.api.get(APP).expect("App stored")).unwrap();
-        reconcile(Arc::new(DeserializeGuard(Ok(app))), self.ctx.clone())
+        let action = self.reconcile_cached(self.stored_app()).await;
+        let delivered = watcher::Event::Apply(DeserializeGuard(Ok(self.stored_app())));
+        self.ctx.written.observe(&delivered);
+        action
+    }
+
+    /// Reconciles `cached` as the App cache holds it, with nothing delivered.
+    async fn reconcile_cached(&self, cached: App) -> kube::runtime::controller::Action {
+        reconcile(Arc::new(DeserializeGuard(Ok(cached))), self.ctx.clone())
             .await
             .expect("reconcile succeeds")
+    }
+
+    fn stored_app(&self) -> App {
+        serde_json::from_value(self.api.get(APP).expect("App stored")).unwrap()
     }
 
     /// Puts a PDB readyroll made into the API server and the controller's
@@ -187,6 +199,16 @@ impl Harness {
             .lock()
             .unwrap()
             .apply_watcher_event(&watcher::Event::Apply(replica_set));
+    }
+
+    /// The paths read (GET) since the log was last cleared.
+    fn reads(&self) -> Vec<String> {
+        self.api
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == Method::GET)
+            .map(|r| r.path)
+            .collect()
     }
 
     fn stored_status(&self) -> AppStatus {
