@@ -157,8 +157,17 @@ bench-scale: install-operator
 	[[ $$status == 0 ]] && $(MAKE) --no-print-directory bench-report; \
 	exit $$status
 
-# Rewrites the generated sections of BENCHMARKS.md from the records of the last node-tier run
-# and of the last scale benchmark.
+# Rewrites the generated sections of BENCHMARKS.md from the records kept in
+# benchmarks/records, after the records of the last run (node tier, benchmarks) have replaced
+# those of the same tests there: a run of some tests leaves the others' results standing, and
+# the document can be regenerated from what is committed.
+BENCH_RECORDS := benchmarks/records
 bench-report:
 	results="$${READYROLL_BENCH_DIR:-$$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/tmp/readyroll-bench}"; \
-	cargo run -q -p readyroll-e2e --bin bench-report -- --results "$$results" --update BENCHMARKS.md
+	mkdir -p $(BENCH_RECORDS)/scale; \
+	for sub in . scale; do \
+	  if [[ -d "$$results/$$sub" ]]; then \
+	    find "$$results/$$sub" -maxdepth 1 -name '*.json' -exec cp -t $(BENCH_RECORDS)/$$sub {} +; \
+	  fi; \
+	done; \
+	cargo run -q -p readyroll-e2e --bin bench-report -- --results $(BENCH_RECORDS) --update BENCHMARKS.md
