@@ -588,7 +588,10 @@ pub fn check_sane(record: &ScaleRecord, settings: &Settings) {
     assert!(record.memory.settled_rss_bytes > 0);
     assert!(record.memory.peak_rss_bytes >= record.memory.settled_rss_bytes);
     assert!(record.idle.window_ms >= settings.idle.as_millis() as u64);
+    // A restarted controller that decides from its informers needs no request per object
+    // (Argo Rollouts at 2,000 sent about one for every two): only that its requests were
+    // seen at all is a fact about the measurement.
     if let Some(r) = &record.restart {
-        assert!(r.requests.controller >= settings.objects as f64, "{r:?}");
+        assert!(r.requests.controller > 0.0, "{r:?}");
     }
 }
