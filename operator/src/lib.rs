@@ -4,6 +4,7 @@
 pub mod controller;
 pub mod convert;
 pub mod leader;
+mod locked;
 pub mod telemetry;
 
 /// The desired objects of an App (pure; lives in `readyroll-core`).

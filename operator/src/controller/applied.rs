@@ -18,7 +18,7 @@ use std::hash::{Hash, Hasher};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::locked::Locked;
+use crate::locked::Locked;
 
 #[derive(Debug, Default)]
 pub struct AppliedDeployments(Locked<HashMap<String, Applied>>);

@@ -12,7 +12,6 @@ mod events;
 mod execute;
 mod instance_pods;
 mod invalid;
-mod locked;
 mod observe;
 mod reconcile;
 mod revisions;

@@ -18,7 +18,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
-use super::locked::Locked;
+use crate::locked::Locked;
 
 /// What is known of one name.
 #[derive(Debug, Default)]

@@ -104,7 +104,6 @@ pub async fn run(
         written_seen.observe(event);
         forget_deleted_app(&metrics, event);
         if let watcher::Event::Delete(app) = event {
-            written_seen.forget(&app_key(app));
             forget_applied.forget(&app_key(app));
         }
     })

@@ -28,8 +28,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher;
 use kube::Resource;
 
-use super::locked::Locked;
 use super::watches::app_key;
+use crate::locked::Locked;
 
 /// How long after a status write a reconcile may be left to the write's
 /// own watch event. Far above the API server's usual watch latency (tens
@@ -72,7 +72,8 @@ impl WrittenVersions {
         self.0.lock().insert(app.to_string(), written);
     }
 
-    /// Takes in one event of the App watch (after the store has it).
+    /// Takes in one event of the App watch (after the store has it); an App
+    /// that is gone is forgotten.
     pub fn observe<K: Resource>(&self, event: &watcher::Event<K>) {
         let mut written = self.0.lock();
         let mut deliver = |key: &str, version: Option<&String>| {
@@ -99,7 +100,10 @@ impl WrittenVersions {
                     }
                 }
             }
-            watcher::Event::InitDone | watcher::Event::Delete(_) => {}
+            watcher::Event::Delete(app) => {
+                written.remove(&app_key(app));
+            }
+            watcher::Event::InitDone => {}
         }
     }
 
@@ -274,6 +278,13 @@ mod tests {
         assert!(
             !written.lags_behind_write_at("shop/web", &at("6", 2), t0),
             "an unknown outcome is read, never waited for"
+        );
+
+        written.record_at("shop/web", &at("7", 2), t0);
+        written.observe(&watcher::Event::Delete(app_at("7")));
+        assert!(
+            !written.cache_is_current("shop/web", &at("7", 2)),
+            "a deleted App is forgotten"
         );
     }
 }

@@ -1,9 +1,11 @@
 //! The controller's view of leadership: may I write right now?
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+use crate::locked::Locked;
 
 /// Whether this replica may write, shared by the elector and everything
 /// that writes. Cheap to clone.
@@ -19,7 +21,7 @@ struct Shared {
     /// Leader from the start, forever (leader election disabled).
     always: bool,
     /// While leading: the instant our Lease may no longer be ours.
-    writes_until: Mutex<Option<Instant>>,
+    writes_until: Locked<Option<Instant>>,
     /// Publishes changes; kept here so receivers never see a closed channel.
     changes: watch::Sender<bool>,
 }
@@ -41,7 +43,7 @@ impl Leadership {
         Self {
             shared: Arc::new(Shared {
                 always,
-                writes_until: Mutex::new(None),
+                writes_until: Locked::new(None),
                 changes,
             }),
         }
@@ -68,21 +70,13 @@ impl Leadership {
 
     /// The fence deadline, if any.
     pub(crate) fn writes_until(&self) -> Option<Instant> {
-        *self
-            .shared
-            .writes_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        *self.shared.writes_until.lock()
     }
 
     /// Moves the fence: `Some(deadline)` while we hold the Lease, `None`
     /// to stop writing at once. Publishes the resulting state.
     pub(crate) fn set_writes_until(&self, until: Option<Instant>) {
-        *self
-            .shared
-            .writes_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = until;
+        *self.shared.writes_until.lock() = until;
         self.publish();
     }
 

@@ -20,7 +20,7 @@
 //! so it would only repeat stale values).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -34,6 +34,8 @@ use readyroll_core::crd::{
     CONDITION_RECONCILING, CONDITION_STALLED,
 };
 use readyroll_core::reason;
+
+use crate::locked::Locked;
 
 /// The condition types exported as `readyroll_app_condition`.
 pub const CONDITION_TYPES: [&str; 6] = [
@@ -94,7 +96,7 @@ pub struct AppMetrics {
     rollbacks: Family<AppLabels, Counter>,
     memory_restarts: Family<AppLabels, Counter>,
     slow_starts: Family<AppLabels, Gauge>,
-    seen: Arc<Mutex<HashMap<AppLabels, Seen>>>,
+    seen: Arc<Locked<HashMap<AppLabels, Seen>>>,
 }
 
 impl AppMetrics {
@@ -160,7 +162,7 @@ impl AppMetrics {
             namespace: namespace.to_owned(),
             app: name.to_owned(),
         };
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = self.seen.lock();
         let app = seen.entry(labels.clone()).or_insert_with(|| Seen {
             revision: None,
             failed_revision: previous.and_then(|p| p.failed_revision.clone()),
@@ -247,7 +249,7 @@ impl AppMetrics {
             namespace: namespace.to_owned(),
             app: name.to_owned(),
         };
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = self.seen.lock();
         if let Some(revision) = seen.remove(&labels).and_then(|app| app.revision) {
             self.info.remove(&info_labels(&labels, revision));
         }
@@ -267,7 +269,7 @@ impl AppMetrics {
     /// Removes the series of every App: this replica stopped writing
     /// statuses (it lost leadership), so its values would go stale.
     pub fn forget_all(&self) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = self.seen.lock();
         seen.clear();
         self.info.clear();
         self.condition.clear();

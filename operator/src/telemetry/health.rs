@@ -1,7 +1,9 @@
 //! Liveness and readiness as the kubelet sees them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use crate::locked::Locked;
 
 /// Shared health flags. Clones share state.
 ///
@@ -19,7 +21,7 @@ pub struct Health {
 #[derive(Debug)]
 struct HealthState {
     ready: AtomicBool,
-    stopped: Mutex<Option<String>>,
+    stopped: Locked<Option<String>>,
 }
 
 impl Health {
@@ -28,7 +30,7 @@ impl Health {
         Self {
             inner: Arc::new(HealthState {
                 ready: AtomicBool::new(false),
-                stopped: Mutex::new(None),
+                stopped: Locked::new(None),
             }),
         }
     }
@@ -41,11 +43,7 @@ impl Health {
     /// Records that a loop the operator depends on has ended; `/healthz`
     /// fails from now on with `reason` in its body.
     pub fn set_stopped(&self, reason: impl Into<String>) {
-        let mut stopped = self
-            .inner
-            .stopped
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut stopped = self.inner.stopped.lock();
         stopped.get_or_insert_with(|| reason.into());
     }
 
@@ -56,11 +54,7 @@ impl Health {
 
     /// `None` while every loop runs; the first reported stop otherwise.
     pub fn stopped_reason(&self) -> Option<String> {
-        self.inner
-            .stopped
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.stopped.lock().clone()
     }
 }
 

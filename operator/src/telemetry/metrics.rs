@@ -7,7 +7,7 @@
 //! series of [`super::app_metrics`] (`app_info`, `app_condition`, ...).
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::text::encode;
@@ -21,6 +21,7 @@ use prometheus_client::registry::{Registry, Unit};
 use super::app_metrics::AppMetrics;
 use crate::crd::AppStatus;
 use crate::leader::Leadership;
+use crate::locked::Locked;
 
 const RESULT_SUCCESS: &str = "success";
 const RESULT_ERROR: &str = "error";
@@ -44,7 +45,7 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     reconcile_errors: Family<ErrorLabel, Counter>,
     rollouts_in_progress: Gauge,
-    progressing_apps: Arc<Mutex<HashSet<String>>>,
+    progressing_apps: Arc<Locked<HashSet<String>>>,
     rollouts_failed: Counter,
     rollbacks: Counter,
     leader: Gauge,
@@ -161,10 +162,7 @@ impl Metrics {
     /// Idempotent: the gauge counts distinct Apps, so repeated reconciles of
     /// the same App never inflate it. Call with `false` when an App is deleted.
     pub fn set_rollout_in_progress(&self, key: &str, in_progress: bool) {
-        let mut apps = self
-            .progressing_apps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut apps = self.progressing_apps.lock();
         if in_progress {
             apps.insert(key.to_owned());
         } else {

@@ -205,21 +205,20 @@ async fn a_standby_replica_writes_nothing() {
 async fn the_app_is_read_again_only_when_the_cache_may_lack_readyrolls_own_status_write() {
     let h = harness(Vec::new());
     h.store_app(&app(spec("web:1", 3), None));
-    let app_reads = |h: &Harness| h.reads().iter().filter(|p| *p == APP).count();
     h.reconcile().await;
-    assert_eq!(app_reads(&h), 1, "nothing written yet: the App is read");
+    assert_eq!(h.app_reads(), 1, "nothing written yet: the App is read");
 
     // The cache now holds the App at the version the status write produced.
     h.api.clear_log();
     h.reconcile().await;
-    assert_eq!(app_reads(&h), 0, "the cache holds the status just written");
+    assert_eq!(h.app_reads(), 0, "the cache holds the status just written");
 
     // Someone else wrote the App since, at the same generation: a lagging
     // cache would look the same, so it is read fresh.
     h.store_app(&app(spec("web:1", 3), None));
     h.api.clear_log();
     h.reconcile().await;
-    assert_eq!(app_reads(&h), 1, "another writer's version is read fresh");
+    assert_eq!(h.app_reads(), 1, "another writer's version is read fresh");
 
     // A spec edit raises the generation: it came after the last write.
     let mut edited = app(spec("web:2", 3), None);
@@ -227,7 +226,7 @@ async fn the_app_is_read_again_only_when_the_cache_may_lack_readyrolls_own_statu
     h.store_app(&edited);
     h.api.clear_log();
     h.reconcile().await;
-    assert_eq!(app_reads(&h), 0, "a later generation holds the write");
+    assert_eq!(h.app_reads(), 0, "a later generation holds the write");
 }
 
 #[tokio::test]
@@ -269,7 +268,7 @@ async fn a_reconcile_before_readyrolls_own_status_write_is_delivered_is_left_to_
     // Delivered, yet the cache shows something else: read, not waited for.
     h.api.clear_log();
     h.reconcile_cached(before_write).await;
-    assert_eq!(h.reads().iter().filter(|p| *p == APP).count(), 1);
+    assert_eq!(h.app_reads(), 1);
 }
 
 #[tokio::test]

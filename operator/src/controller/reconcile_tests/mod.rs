@@ -201,6 +201,11 @@ impl Harness {
             .apply_watcher_event(&watcher::Event::Apply(replica_set));
     }
 
+    /// How often the App was read since the log was last cleared.
+    fn app_reads(&self) -> usize {
+        self.reads().iter().filter(|p| *p == APP).count()
+    }
+
     /// The paths read (GET) since the log was last cleared.
     fn reads(&self) -> Vec<String> {
         self.api

@@ -1,8 +1,8 @@
-//! A mutex for the controller's small caches (`written`, `applied`,
-//! `revisions`) that stays usable after a panic elsewhere. Each of their
-//! calls changes the map in one step, so a holder that panicked cannot have
-//! left it half-written, and refusing every later reconcile would be worse
-//! than carrying on.
+//! A mutex that stays usable after a panic elsewhere, for the operator's
+//! small shared state (the controller's caches, metrics bookkeeping, health,
+//! the Lease fence). Each use changes it in one step, so a holder that
+//! panicked cannot have left it half-written, and refusing every later
+//! reconcile, scrape or probe would be worse than carrying on.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -10,6 +10,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub struct Locked<T>(Mutex<T>);
 
 impl<T> Locked<T> {
+    pub fn new(value: T) -> Self {
+        Locked(Mutex::new(value))
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
