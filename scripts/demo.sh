@@ -26,6 +26,9 @@ step "readyroll, installed with its Helm chart"
 e2e/install-operator.sh
 
 step "the sample App (examples/hello.yaml)"
+# A re-run starts from v1 again: the last run's App (rolled to v2 by its patch, which owns
+# .spec.image now) would refuse the apply. Foreground deletion waits for its Deployment.
+kubectl delete app hello --ignore-not-found --cascade=foreground --wait=true
 kubectl apply --server-side -f examples/hello.yaml
 kubectl wait app/hello --for=condition=Available --timeout=180s
 kubectl get app hello
