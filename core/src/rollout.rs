@@ -29,6 +29,17 @@ pub struct ObservedDeployment {
 }
 
 impl ObservedDeployment {
+    /// Pods of the template's revision, as far as the Deployment controller
+    /// has seen that template: until it has, `updatedReplicas` still counts
+    /// the previous template's pods, and none runs the new one yet.
+    pub fn updated_of_template(&self) -> i32 {
+        if self.spec_observed {
+            self.updated
+        } else {
+            0
+        }
+    }
+
     pub fn from_deployment(deployment: &Deployment) -> Self {
         let revision = deployment
             .spec

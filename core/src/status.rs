@@ -55,7 +55,7 @@ pub fn compute(inputs: &StatusInputs<'_>) -> AppStatus {
         replicas: Some(deployment.total),
         selector: Some(inputs.selector.to_string()),
         ready_replicas: Some(deployment.ready),
-        updated_replicas: Some(deployment.updated),
+        updated_replicas: Some(deployment.updated_of_template()),
         available_replicas: Some(deployment.available),
         current_revision: deployment.revision.clone(),
         last_good_revision,
@@ -130,19 +130,23 @@ fn progressing(inputs: &StatusInputs<'_>) -> Wanted {
         Wanted::new(CONDITION_PROGRESSING, status, reason, message)
     };
     match inputs.decision {
-        Decision::Proceed(Phase::Starting) => wanted(
-            true,
-            reason::ROLLOUT_IN_PROGRESS,
-            format!("rolling out revision {desired}"),
-        ),
-        Decision::Proceed(Phase::InProgress) => wanted(
-            true,
-            reason::ROLLOUT_IN_PROGRESS,
-            format!(
-                "rolling out revision {desired}: {} of {} pods updated, {} available",
-                d.updated, d.replicas, d.available
-            ),
-        ),
+        Decision::Proceed(phase @ (Phase::Starting | Phase::InProgress)) => {
+            // A rollout's first status already says what the Deployment
+            // controller's first status for the new template will say (no
+            // pod runs it yet), so that status costs no App status write.
+            let updated = match phase {
+                Phase::Starting => 0,
+                _ => d.updated_of_template(),
+            };
+            wanted(
+                true,
+                reason::ROLLOUT_IN_PROGRESS,
+                format!(
+                    "rolling out revision {desired}: {updated} of {} pods updated, {} available",
+                    inputs.instances, d.available
+                ),
+            )
+        }
         Decision::Proceed(Phase::Complete) => wanted(
             false,
             reason::ROLLOUT_COMPLETE,

@@ -342,3 +342,46 @@ fn the_summary_conditions_follow_the_rollout_for_this_generation() {
         ]
     );
 }
+
+#[test]
+fn a_rollout_s_first_status_already_says_what_the_deployment_controller_will_report() {
+    // Revision b is applied over a Deployment running a on 3 available
+    // pods; the controller has not seen the new template yet, so its
+    // counts (3 updated) are revision a's.
+    let previous = AppStatus::default();
+    let mut unobserved = deployment("b", 3, 3, 3, 3);
+    unobserved.spec_observed = false;
+    let starting = Run {
+        previous: &previous,
+        decision: Decision::Proceed(Phase::Starting),
+        deployment: unobserved.clone(),
+        restarts: 0,
+    }
+    .compute(10);
+    let (_, _, message) = condition(&starting, CONDITION_PROGRESSING);
+    assert_eq!(
+        message,
+        "rolling out revision b: 0 of 3 pods updated, 3 available"
+    );
+    let unseen = Run {
+        previous: &starting,
+        decision: Decision::Proceed(Phase::InProgress),
+        deployment: unobserved,
+        restarts: 0,
+    }
+    .compute(11);
+    assert_eq!(
+        unseen, starting,
+        "stale counts are not reported as the new revision's"
+    );
+
+    // The controller's first status for b: no pod of b yet. Nothing to write.
+    let first_seen = Run {
+        previous: &starting,
+        decision: Decision::Proceed(Phase::InProgress),
+        deployment: deployment("b", 3, 0, 3, 3),
+        restarts: 0,
+    }
+    .compute(12);
+    assert_eq!(first_seen, starting);
+}

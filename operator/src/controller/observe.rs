@@ -34,7 +34,8 @@ pub async fn observe(
     // The cache can lag behind our own last status write. Deciding on an
     // older status (say, one without the failed revision just recorded)
     // could retry a release that was rolled back, so the App is read fresh
-    // unless the cache is known to hold that write (see `written`).
+    // unless the cache is known to hold that write or a later read (see
+    // `written`).
     let key = format!("{namespace}/{name}");
     let current = ctx.written.cache_is_current(&key, &cached.metadata);
     let app = if current {
@@ -43,6 +44,8 @@ pub async fn observe(
         let Some(app) = read::<App>(ctx, namespace, &name).await? else {
             return Ok(None);
         };
+        ctx.written
+            .record_read(&key, &app.metadata, &cached.metadata);
         app
     };
     let deployment = deployment(ctx, &app, &key, namespace, &name).await?;

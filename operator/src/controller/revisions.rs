@@ -10,6 +10,13 @@
 //! the next reconcile reads it fresh. What a read or write learns is kept
 //! only if no event for that name arrived while it was in flight (the
 //! `Stamp`), so an answer overtaken by a newer change is never remembered.
+//!
+//! The watch covers every ControllerRevision in scope, not only readyroll's
+//! (there are few: StatefulSets and DaemonSets keep theirs), so once it has
+//! listed, a name it has never seen does not exist and is not read either:
+//! a new App's first reconcile asks the API server for no revision. A
+//! foreign revision of the same name is seen, stays unknown, and is read,
+//! so the plan reports it instead of writing over it.
 
 use std::collections::HashMap;
 
@@ -42,6 +49,9 @@ enum Known {
 struct Inner {
     /// Bumped when the watch lists again (it may have missed deletions).
     epoch: u64,
+    /// The watch's list of this epoch is complete: `entries` has a name
+    /// for every revision that exists.
+    listed: bool,
     entries: HashMap<String, Entry>,
 }
 
@@ -67,7 +77,11 @@ impl RevisionCache {
     /// read.
     pub fn lookup(&self, key: &str) -> Option<Option<ControllerRevision>> {
         let inner = self.0.lock();
-        match inner.entries.get(key)?.known.as_ref()? {
+        let Some(entry) = inner.entries.get(key) else {
+            // Never seen since the list: there is no such revision.
+            return inner.listed.then_some(None);
+        };
+        match entry.known.as_ref()? {
             Known::Absent => Some(None),
             // Written by `remember` from a typed revision: it parses back; if
             // it ever did not, reading it fresh is the safe answer.
@@ -121,9 +135,10 @@ impl RevisionCache {
         match event {
             watcher::Event::Init => {
                 inner.epoch += 1;
+                inner.listed = false;
                 inner.entries.clear();
             }
-            watcher::Event::InitDone => {}
+            watcher::Event::InitDone => inner.listed = true,
             watcher::Event::Apply(meta) | watcher::Event::InitApply(meta) => {
                 let version = meta.resource_version();
                 let entry = inner.entries.entry(key_of(meta)).or_default();
@@ -231,6 +246,29 @@ mod tests {
         assert_eq!(cache.lookup(KEY), None);
         cache.remember(KEY, None, before_relist);
         assert_eq!(cache.lookup(KEY), None, "read from before the relist");
+    }
+
+    #[test]
+    fn once_listed_a_name_never_seen_is_absent_without_a_read() {
+        let cache = RevisionCache::default();
+        cache.observe(&watcher::Event::Init);
+        cache.observe(&watcher::Event::InitApply(meta("4")));
+        assert_eq!(
+            cache.lookup("shop/other"),
+            None,
+            "the list is not complete yet"
+        );
+        cache.observe(&watcher::Event::InitDone);
+        assert_eq!(cache.lookup("shop/other"), Some(None), "never seen: absent");
+        assert_eq!(cache.lookup(KEY), None, "listed, so it exists: read it");
+        cache.observe(&watcher::Event::Delete(meta("4")));
+        assert_eq!(cache.lookup(KEY), None, "seen deleted: read, not assumed");
+        cache.observe(&watcher::Event::Init);
+        assert_eq!(
+            cache.lookup("shop/other"),
+            None,
+            "a relist is not complete yet"
+        );
     }
 
     #[test]

@@ -120,13 +120,14 @@ pub async fn run(
         .inspect_ok(move |event| deployments_flag.observe(event))
         .touched_objects();
 
-    // Only the revisions' metadata is watched: it tells the revision cache
-    // when what it remembers changed (see `revisions`).
+    // Only the revisions' metadata is watched, every revision's and not only
+    // readyroll's: it tells the revision cache when what it remembers
+    // changed, and which names exist at all (see `revisions`).
     let revisions = Arc::new(RevisionCache::default());
     let revision_events = revisions.clone();
     let revision_changes = watcher(
         scoped::<PartialObjectMeta<ControllerRevision>>(&client, namespace),
-        managed.clone(),
+        watcher::Config::default(),
     )
     .default_backoff()
     .inspect_ok(move |event| revision_events.observe(event))

@@ -13,6 +13,13 @@
 //! A write whose outcome is unknown (it failed, perhaps after the API
 //! server took it) trusts no cache until the next write succeeds.
 //!
+//! A fresh read is remembered like a write (`record_read`): it is the
+//! newest version there was, holding every earlier write, readyroll's or
+//! another replica's. So an App this process has not written (every App
+//! right after a restart) is read once, not on every reconcile until its
+//! status next changes. After a write of unknown outcome a read proves
+//! nothing (the write may still land after it) and is not remembered.
+//!
 //! Reading fresh is not the only answer to a lagging cache: until the App
 //! watch has delivered the write's own version, every cached App is older
 //! than the write, and that delivery triggers a reconcile of its own. A
@@ -70,6 +77,32 @@ impl WrittenVersions {
             None => Written::Unknown,
         };
         self.0.lock().insert(app.to_string(), written);
+    }
+
+    /// Remembers a fresh read of the App (`fresh`, its metadata) made because
+    /// the cached copy (`cached`) could not be trusted; see the module docs.
+    pub fn record_read(&self, app: &str, fresh: &ObjectMeta, cached: &ObjectMeta) {
+        self.record_read_at(app, fresh, cached, Instant::now());
+    }
+
+    fn record_read_at(&self, app: &str, fresh: &ObjectMeta, cached: &ObjectMeta, at: Instant) {
+        let mut written = self.0.lock();
+        if matches!(written.get(app), Some(Written::Unknown)) {
+            return;
+        }
+        let Some(version) = fresh.resource_version.clone() else {
+            return;
+        };
+        // A cache already at the read's version has had its delivery; one
+        // behind it will get it, and that event triggers a reconcile.
+        let delivered = cached.resource_version.as_ref() == Some(&version);
+        let read = Written::Known {
+            version,
+            generation: fresh.generation,
+            at,
+            delivered,
+        };
+        written.insert(app.to_string(), read);
     }
 
     /// Takes in one event of the App watch (after the store has it); an App
@@ -217,6 +250,33 @@ mod tests {
         assert!(written.cache_is_current("shop/web", &at("10", 3)));
         written.forget("shop/web");
         assert!(!written.cache_is_current("shop/web", &at("10", 3)));
+    }
+
+    #[test]
+    fn a_fresh_read_is_trusted_like_a_write_unless_a_write_is_unknown() {
+        let written = WrittenVersions::default();
+        let t0 = Instant::now();
+        written.record_read_at("shop/web", &at("7", 2), &at("7", 2), t0);
+        assert!(written.cache_is_current("shop/web", &at("7", 2)));
+        assert!(
+            !written.lags_behind_write_at("shop/web", &at("7", 2), t0),
+            "the cache was at the version read"
+        );
+        assert!(!written.cache_is_current("shop/web", &at("8", 2)));
+
+        written.record_read_at("shop/web", &at("9", 2), &at("8", 2), t0);
+        assert!(
+            written.lags_behind_write_at("shop/web", &at("8", 2), t0),
+            "the cache behind the read gets the read's version next"
+        );
+        assert!(written.cache_is_current("shop/web", &at("9", 2)));
+
+        written.unknown("shop/web");
+        written.record_read_at("shop/web", &at("10", 2), &at("10", 2), t0);
+        assert!(
+            !written.cache_is_current("shop/web", &at("10", 2)),
+            "the unknown write may land after the read"
+        );
     }
 
     fn app_at(version: &str) -> App {

@@ -361,3 +361,61 @@ async fn objects_an_app_does_not_want_are_not_read_when_readyroll_has_none() {
     assert!(reads.iter().any(|p| p == SERVICE), "{reads:?}");
     assert!(reads.iter().any(|p| p == PDB), "{reads:?}");
 }
+
+#[tokio::test]
+async fn a_new_app_reads_no_revision_once_the_revision_watch_has_listed() {
+    use k8s_openapi::api::apps::v1::ControllerRevision;
+    use kube::core::PartialObjectMeta;
+    use kube::runtime::watcher::Event;
+
+    let h = harness(Vec::new());
+    h.ctx.revisions.observe(&Event::Init);
+    h.ctx.revisions.observe(&Event::InitDone);
+    h.store_app(&app(spec("web:1", 1), None));
+    h.reconcile().await;
+    let reads = h.reads();
+    assert!(
+        !reads.iter().any(|p| p.contains("/controllerrevisions/")),
+        "no revision of that name was listed: {reads:?}"
+    );
+
+    // A revision of the last good template's name that the watch has seen
+    // (here someone else's) is read, so the plan sees whose it is.
+    let mut foreign = PartialObjectMeta::<ControllerRevision>::default();
+    foreign.metadata.name = Some(readyroll_core::last_good::name("web"));
+    foreign.metadata.namespace = Some("shop".into());
+    foreign.metadata.resource_version = Some("5".into());
+    h.ctx.revisions.observe(&Event::Apply(foreign));
+    h.api.clear_log();
+    h.reconcile().await;
+    let reads = h.reads();
+    assert!(
+        reads
+            .iter()
+            .any(|p| p.ends_with("/controllerrevisions/web-last-good")),
+        "{reads:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_app_this_process_has_not_written_is_read_once_not_on_every_reconcile() {
+    let h = harness(Vec::new());
+    h.store_app(&app(spec("web:1", 3), None));
+    h.reconcile().await;
+    h.cache_deployment();
+    h.reconcile().await;
+    // As after a restart: the App has a status this process did not write.
+    h.ctx.written.forget("shop/web");
+
+    h.api.clear_log();
+    h.reconcile().await;
+    assert_eq!(h.app_reads(), 1, "perhaps written by the last leader");
+    let writes = h.api.writes();
+    assert!(
+        write_to(&writes, Method::PATCH, &format!("{APP}/status")).is_empty(),
+        "the status is settled: nothing written that would be trusted anyway"
+    );
+    h.api.clear_log();
+    h.reconcile().await;
+    assert_eq!(h.app_reads(), 0, "the cache is at the version read");
+}
