@@ -148,7 +148,10 @@ impl Observed {
     /// one (which outlives the Deployment). `None` when no trace of the
     /// revision is left.
     pub fn template_of(&self, revision: &str) -> Option<PodTemplateSpec> {
-        let is_it = |t: &PodTemplateSpec| revision_of(t) == Some(revision);
+        // A cached Deployment carries its template's metadata only (the
+        // operator's cache drops the pod spec): it names the revision but
+        // cannot be applied, so the ReplicaSets or the saved copy serve.
+        let is_it = |t: &PodTemplateSpec| t.spec.is_some() && revision_of(t) == Some(revision);
         let own = self
             .deployment
             .as_ref()
@@ -197,4 +200,49 @@ pub fn controlled_by(object: &ObjectMeta, owner_uid: &str) -> bool {
         .iter()
         .flatten()
         .any(|o| o.uid == owner_uid && o.controller == Some(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+    use k8s_openapi::api::core::v1::PodSpec;
+
+    use super::*;
+
+    fn template(revision: &str, with_spec: bool) -> PodTemplateSpec {
+        PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                annotations: Some(BTreeMap::from([(
+                    REVISION_ANNOTATION.to_string(),
+                    revision.to_string(),
+                )])),
+                ..Default::default()
+            }),
+            spec: with_spec.then(PodSpec::default),
+        }
+    }
+
+    #[test]
+    fn a_template_without_its_pod_spec_is_never_the_one_returned() {
+        let observed = Observed {
+            deployment: Some(Deployment {
+                spec: Some(DeploymentSpec {
+                    template: template("good", false),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            replica_set_templates: vec![template("good", true)],
+            ..Default::default()
+        };
+        let found = observed.template_of("good").expect("from the ReplicaSet");
+        assert!(found.spec.is_some());
+        let only_cached = Observed {
+            replica_set_templates: Vec::new(),
+            ..observed
+        };
+        assert_eq!(only_cached.template_of("good"), None);
+    }
 }

@@ -18,16 +18,47 @@ pub fn app(guard: &mut DeserializeGuard<App>) {
 
 /// A Deployment readyroll made: the plan reads its spec, status and
 /// metadata, but field managers only of objects the App does not control,
-/// which observe reads fresh.
+/// which observe reads fresh. Of its pod template only the metadata (the
+/// revision) is read: a template to roll back to comes from a ReplicaSet or
+/// the saved last good one (`Observed::template_of`), so the pod spec, the
+/// largest part of the object, is dropped.
 pub fn deployment(deployment: &mut Deployment) {
     deployment.metadata.managed_fields = None;
+    if let Some(spec) = deployment.spec.as_mut() {
+        spec.template.spec = None;
+    }
 }
 
-/// A pod: the plan reads its metadata and status (restarts, readiness,
-/// start times), never its spec.
+/// A pod: the plan reads its name, uid, labels, annotations, deletion,
+/// phase and its containers' names, readiness, restart counts, states and
+/// last states (`PodRestarts::from_pod`, `pod_restarts_hash`), never its
+/// spec; the rest of its status goes.
 pub fn pod(pod: &mut Pod) {
     pod.metadata.managed_fields = None;
+    pod.metadata.owner_references = None;
+    pod.metadata.generate_name = None;
     pod.spec = None;
+    if let Some(status) = pod.status.as_mut() {
+        status.conditions = None;
+        status.host_ip = None;
+        status.host_ips = None;
+        status.pod_ip = None;
+        status.pod_ips = None;
+        status.qos_class = None;
+        status.start_time = None;
+        status.init_container_statuses = None;
+        status.ephemeral_container_statuses = None;
+        for c in status.container_statuses.iter_mut().flatten() {
+            c.image = String::new();
+            c.image_id = String::new();
+            c.container_id = None;
+            c.allocated_resources = None;
+            c.allocated_resources_status = None;
+            c.resources = None;
+            c.volume_mounts = None;
+            c.user = None;
+        }
+    }
 }
 
 /// A ReplicaSet: only its owner and pod template are read (rollback).
@@ -91,5 +122,65 @@ mod tests {
         let status = n.status.unwrap();
         assert_eq!(status.images, None);
         assert!(status.allocatable.is_some());
+
+        let mut d = Deployment {
+            metadata: meta(),
+            spec: Some(k8s_openapi::api::apps::v1::DeploymentSpec {
+                replicas: Some(3),
+                template: k8s_openapi::api::core::v1::PodTemplateSpec {
+                    metadata: Some(meta()),
+                    spec: Some(PodSpec::default()),
+                },
+                ..Default::default()
+            }),
+            status: None,
+        };
+        deployment(&mut d);
+        let spec = d.spec.unwrap();
+        assert_eq!(spec.replicas, Some(3));
+        assert!(spec.template.metadata.is_some(), "the revision is read");
+        assert_eq!(spec.template.spec, None);
+    }
+
+    #[test]
+    fn a_pod_keeps_what_its_restarts_and_its_trigger_hash_are_made_of() {
+        use k8s_openapi::api::core::v1::{ContainerState, ContainerStateRunning, ContainerStatus};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        use k8s_openapi::jiff::Timestamp;
+
+        let started = Time(Timestamp::from_second(100).unwrap());
+        let mut p = Pod {
+            metadata: meta(),
+            spec: Some(PodSpec::default()),
+            status: Some(PodStatus {
+                phase: Some("Running".into()),
+                pod_ip: Some("10.0.0.1".into()),
+                container_statuses: Some(vec![ContainerStatus {
+                    name: "app".into(),
+                    image: "web:1".into(),
+                    restart_count: 2,
+                    ready: false,
+                    state: Some(ContainerState {
+                        running: Some(ContainerStateRunning {
+                            started_at: Some(started.clone()),
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+        };
+        let before = (
+            super::super::watches::pod_restarts_hash(&p),
+            readyroll_core::observed::PodRestarts::from_pod(&p),
+        );
+        pod(&mut p);
+        let after = (
+            super::super::watches::pod_restarts_hash(&p),
+            readyroll_core::observed::PodRestarts::from_pod(&p),
+        );
+        assert_eq!(before, after);
+        assert_eq!(p.status.unwrap().pod_ip, None);
     }
 }
