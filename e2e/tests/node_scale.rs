@@ -138,7 +138,10 @@ async fn apps_converge_edit_idle_and_restart_beside_plain_deployments() {
         deployment_edited,
     )
     .await;
-    eprintln!("scale: edit → Deployment {edit:?}; write + watch floor {edit_floor:?}");
+    eprintln!(
+        "scale: edit → Deployment {:?} (its own write {:?}); write + watch floor {:?}",
+        edit.seen, edit.written, edit_floor.seen
+    );
     // VmHWM misses a peak whose memory went back with madvise (munmap alone updates it):
     // the RSS seen earlier is a peak too.
     let peak_before_restart = process
@@ -184,8 +187,9 @@ async fn apps_converge_edit_idle_and_restart_beside_plain_deployments() {
         plain,
         controlled,
         restart: Some(restart),
-        edit,
-        edit_floor,
+        edit: edit.seen,
+        edit_write: edit.written,
+        edit_floor: edit_floor.seen,
         memory: Memory {
             peak_rss_bytes: peak_before_restart,
             settled_rss_bytes,

@@ -124,7 +124,10 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
         deployment_edited,
     )
     .await;
-    eprintln!("scale: edit → ReplicaSet {edit:?}; write + watch floor {edit_floor:?}");
+    eprintln!(
+        "scale: edit → ReplicaSet {:?} (its own write {:?}); write + watch floor {:?}",
+        edit.seen, edit.written, edit_floor.seen
+    );
     // VmHWM misses a peak whose memory went back with madvise (Go's scavenger does that,
     // munmap alone updates it): the RSS seen earlier is a peak too.
     let peak_rss_bytes = controller.sample().peak_rss_bytes.max(settled_rss_bytes);
@@ -160,8 +163,9 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
         plain,
         controlled,
         restart: Some(restart),
-        edit,
-        edit_floor,
+        edit: edit.seen,
+        edit_write: edit.written,
+        edit_floor: edit_floor.seen,
         memory: Memory {
             peak_rss_bytes,
             settled_rss_bytes,

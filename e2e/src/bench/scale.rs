@@ -38,6 +38,11 @@ pub struct ScaleRecord {
     pub restart: Option<Restart>,
     /// Edit of the controller's object → its workload updated, seen on a watch.
     pub edit: Option<Percentiles>,
+    /// Of the same edits, until the API server answered the edit's own patch: the part of
+    /// `edit` that is the API server's write of the controller's object (records from
+    /// before it was measured have none).
+    #[serde(default)]
+    pub edit_write: Option<Percentiles>,
     /// Edit of a plain Deployment → the same Deployment seen updated on a watch: the API
     /// server's own write + watch floor.
     pub edit_floor: Option<Percentiles>,
@@ -211,8 +216,8 @@ fn latency(p: &Option<Percentiles>) -> String {
 pub fn render_scale(records: &[ScaleRecord]) -> String {
     let mut out = String::new();
     out.push_str(
-        "| objects | controller | cold creation → all Available | the same as plain Deployments | ratio | controller CPU (per object) | RSS peak / settled | controller requests per object | restart → idle (requests per object) | edit → workload p50 / p90 / p99 / max | API write + watch floor p50 / p90 / p99 / max | idle CPU per minute |\n\
-         |---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|\n",
+        "| objects | controller | cold creation → all Available | the same as plain Deployments | ratio | controller CPU (per object) | RSS peak / settled | controller requests per object | restart → idle (requests per object) | edit → workload p50 / p90 / p99 / max | of which the edit's own write p50 / p99 | API write + watch floor p50 / p90 / p99 / max | idle CPU per minute |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|\n",
     );
     for r in records {
         let n = r.objects.max(1) as f64;
@@ -231,7 +236,7 @@ pub fn render_scale(records: &[ScaleRecord]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {ratio:.2}× | {cpu:.1} s ({:.0} ms) | {} / {} | {:.1} | {restart} | {} | {} | {idle_per_minute} |",
+            "| {} | {} | {} | {} | {ratio:.2}× | {cpu:.1} s ({:.0} ms) | {} / {} | {:.1} | {restart} | {} | {} | {} | {idle_per_minute} |",
             r.objects,
             r.controller_name(),
             secs(r.controlled.available_ms),
@@ -241,6 +246,10 @@ pub fn render_scale(records: &[ScaleRecord]) -> String {
             mib(r.memory.settled_rss_bytes),
             r.controlled.requests.controller / n,
             latency(&r.edit),
+            r.edit_write.as_ref().map_or("–".to_owned(), |p| format!(
+                "{:.0} / {:.0} ms",
+                p.p50_ms, p.p99_ms
+            )),
             latency(&r.edit_floor),
         );
     }
@@ -384,6 +393,7 @@ mod tests {
             },
             restart: None,
             edit: Percentiles::of(&[std::time::Duration::from_millis(40)]),
+            edit_write: Percentiles::of(&[std::time::Duration::from_millis(15)]),
             edit_floor: None,
             memory: Memory {
                 peak_rss_bytes: 64 << 20,
@@ -409,6 +419,10 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("0.10 s |\n"), "idle CPU per minute: {out}");
+        assert!(
+            out.contains("| 40 / 40 / 40 / 40 ms (1 edits) | 15 / 15 ms | – |"),
+            "the edit, its own write, no floor: {out}"
+        );
     }
 
     #[test]

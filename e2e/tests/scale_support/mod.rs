@@ -401,7 +401,14 @@ where
 
 /// `edits` edits, one at a time, of objects 0, 1, … (mod `objects`) of `api`: a merge patch
 /// of `patch_of(value)`, timed from sending it until the watch on `watched` shows an object
-/// of which `seen` says (edited object's name, the new value).
+/// of which `seen` says (edited object's name, the new value); and, of the same edits, the
+/// time until the API server answered the patch (the edited object's own write, of which
+/// the rest is the watch and, for a controller's object, the controller's work).
+pub struct EditLatencies {
+    pub seen: Option<Percentiles>,
+    pub written: Option<Percentiles>,
+}
+
 pub async fn edit_latencies<K, W>(
     api: &Api<K>,
     watched: &Api<W>,
@@ -409,7 +416,7 @@ pub async fn edit_latencies<K, W>(
     edits: usize,
     patch_of: fn(&str) -> serde_json::Value,
     seen: fn(&W) -> Option<(String, String)>,
-) -> Option<Percentiles>
+) -> EditLatencies
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -450,6 +457,7 @@ where
     synced.await.must("the watch started");
     let run = format!("{}", std::process::id());
     let mut samples = Vec::with_capacity(edits);
+    let mut written = Vec::with_capacity(edits);
     for k in 0..edits {
         let name = name_of(k % objects);
         let value = format!("{run}-{k}");
@@ -461,6 +469,7 @@ where
         )
         .await
         .must("patch");
+        written.push(sent.elapsed());
         let deadline = sent + EDIT_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -475,7 +484,10 @@ where
         }
     }
     watch.abort();
-    Percentiles::of(&samples)
+    EditLatencies {
+        seen: Percentiles::of(&samples),
+        written: Percentiles::of(&written),
+    }
 }
 
 /// An App edit: its pods' annotations.
@@ -577,7 +589,7 @@ pub fn check_sane(record: &ScaleRecord, settings: &Settings) {
         .controlled
         .controller_cpu_seconds
         .is_some_and(|s| s > 0.0));
-    for p in [&record.edit, &record.edit_floor] {
+    for p in [&record.edit, &record.edit_write, &record.edit_floor] {
         let p = p.expect("edit latencies");
         assert_eq!(p.samples, settings.edits);
         assert!(

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::events::{Recorder, Reporter};
@@ -14,6 +14,7 @@ use super::applied::AppliedDeployments;
 use super::error::ErrorBackoff;
 use super::revisions::RevisionCache;
 use super::synced::Synced;
+use super::templates::ReplicaSetTemplates;
 use super::watches::INSTANCE_LABEL;
 use super::written::WrittenVersions;
 use crate::core::BuildOptions;
@@ -21,7 +22,6 @@ use crate::crd::App;
 use crate::leader::Leadership;
 use crate::telemetry::Metrics;
 use kube::ResourceExt;
-use readyroll_core::observed::controlled_by;
 
 pub struct Context {
     pub client: Client,
@@ -36,9 +36,9 @@ pub struct Context {
     /// Pods carrying readyroll's managed-by label, for restart counts.
     pub pods: Store<Pod>,
     pub pods_synced: Synced,
-    /// ReplicaSets carrying readyroll's managed-by label: they keep the
-    /// pod templates of earlier revisions, for rollback.
-    pub replica_sets: Store<ReplicaSet>,
+    /// The pod templates of the ReplicaSets carrying readyroll's
+    /// managed-by label: earlier revisions' templates, for rollback.
+    pub replica_sets: Arc<ReplicaSetTemplates>,
     pub replica_sets_synced: Synced,
     /// Services and PodDisruptionBudgets carrying readyroll's managed-by
     /// label: the ones readyroll made, the only ones it ever deletes.
@@ -99,12 +99,6 @@ impl Context {
             return Vec::new();
         };
         self.replica_sets_synced.wait().await;
-        let namespace = deployment.namespace();
-        self.replica_sets
-            .state()
-            .iter()
-            .filter(|rs| rs.namespace() == namespace && controlled_by(&rs.metadata, &uid))
-            .filter_map(|rs| rs.spec.as_ref().and_then(|s| s.template.clone()))
-            .collect()
+        self.replica_sets.of(&uid)
     }
 }

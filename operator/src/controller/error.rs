@@ -59,6 +59,24 @@ impl Error {
         Some(Problem::apply_failed(action, &message))
     }
 
+    /// Whether the API server refused a creation because the App's
+    /// namespace is being deleted: nothing can be made there any more, not
+    /// even an Event, and the App itself goes with the namespace.
+    pub fn namespace_terminating(&self) -> bool {
+        let Error::Api {
+            source: kube::Error::Api(status),
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let cause = status
+            .details
+            .as_ref()
+            .is_some_and(|d| d.causes.iter().any(|c| c.reason == NAMESPACE_TERMINATING));
+        status.code == 403 && cause
+    }
+
     /// A short, stable name for metrics labels and log fields.
     pub fn metric_label(&self) -> &'static str {
         match self {
@@ -69,6 +87,10 @@ impl Error {
         }
     }
 }
+
+/// The cause the API server gives for a creation refused in a namespace
+/// being deleted (`metav1.NamespaceTerminatingCause`).
+const NAMESPACE_TERMINATING: &str = "NamespaceTerminating";
 
 /// First retry delay after a failed reconcile.
 const BACKOFF_BASE: Duration = Duration::from_secs(1);

@@ -158,6 +158,11 @@ impl Refused {
     /// Records an API error; hands back any other (e.g. lost leadership),
     /// which must stop the plan.
     fn record(&mut self, error: Error) -> Result<(), Error> {
+        // In a namespace being deleted the rest would be refused too, and
+        // so would the Event and status of the report: stop here.
+        if error.namespace_terminating() {
+            return Err(error);
+        }
         let Some(problem) = error.refusal() else {
             return Err(error);
         };

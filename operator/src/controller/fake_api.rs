@@ -23,6 +23,8 @@ pub struct Recorded {
 pub struct FakeApi {
     objects: Arc<Mutex<BTreeMap<String, Value>>>,
     log: Arc<Mutex<Vec<Recorded>>>,
+    /// The namespace is being deleted: creations are refused.
+    terminating: Arc<Mutex<bool>>,
 }
 
 impl FakeApi {
@@ -53,6 +55,17 @@ impl FakeApi {
             .lock()
             .unwrap()
             .insert(path.to_string(), object);
+    }
+
+    /// From now on, refuses every creation (a POST, or an apply of an object
+    /// not stored) as the API server does in a namespace being deleted.
+    pub fn terminate_namespace(&self) {
+        *self.terminating.lock().unwrap() = true;
+    }
+
+    /// Deletes the object at `path`, as someone else would.
+    pub fn remove(&self, path: &str) {
+        self.objects.lock().unwrap().remove(path);
     }
 
     pub fn get(&self, path: &str) -> Option<Value> {
@@ -93,6 +106,14 @@ impl FakeApi {
             body: body.clone(),
         });
         let mut objects = self.objects.lock().unwrap();
+        let creates = match method {
+            Method::POST => true,
+            Method::PATCH => !objects.contains_key(path.strip_suffix("/status").unwrap_or(&path)),
+            _ => false,
+        };
+        if creates && *self.terminating.lock().unwrap() {
+            return namespace_terminating(&path);
+        }
         match method {
             Method::GET => match objects.get(&path) {
                 Some(object) => respond(StatusCode::OK, object),
@@ -211,6 +232,27 @@ fn not_found(path: &str) -> Response<Body> {
         &json!({
             "kind": "Status", "apiVersion": "v1", "status": "Failure",
             "message": format!("{path} not found"), "reason": "NotFound", "code": 404
+        }),
+    )
+}
+
+/// The NamespaceLifecycle admission plugin's answer to a creation in a
+/// namespace being deleted.
+fn namespace_terminating(path: &str) -> Response<Body> {
+    respond(
+        StatusCode::FORBIDDEN,
+        &json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "message": format!("{path} is forbidden: unable to create new content in namespace shop because it is being terminated"),
+            "reason": "Forbidden",
+            "details": {"causes": [{
+                "reason": "NamespaceTerminating",
+                "message": "namespace shop is being terminated",
+                "field": "metadata.namespace"
+            }]},
+            "code": 403
         }),
     )
 }

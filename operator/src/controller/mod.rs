@@ -17,6 +17,7 @@ mod reconcile;
 mod revisions;
 mod run;
 mod synced;
+mod templates;
 mod triggers;
 mod trim;
 mod watches;

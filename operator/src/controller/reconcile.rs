@@ -62,6 +62,14 @@ pub async fn reconcile(
             ctx.metrics.set_rollout_in_progress(&key, rolling);
             Ok(action)
         }
+        // Its namespace is being deleted, and the App with it: retrying
+        // would only be refused again, and load the API server while it
+        // deletes the namespace's objects. The App's Delete event ends it.
+        Err(error) if error.namespace_terminating() => {
+            timer.succeeded();
+            debug!(app = %key, %error, "namespace is being deleted: nothing more is created for this App");
+            Ok(Action::await_change())
+        }
         Err(error) => {
             timer.failed(error.metric_label());
             Err(error)

@@ -23,6 +23,7 @@ use super::error::ErrorBackoff;
 use super::reconcile::{error_policy, reconcile};
 use super::revisions::RevisionCache;
 use super::synced::{sync_flag, CachesReady};
+use super::templates::ReplicaSetTemplates;
 use super::triggers::{queue_never_pauses, ThrottledLog};
 use super::trim;
 use super::watches::{
@@ -157,13 +158,15 @@ pub async fn run(
     // ReplicaSets keep the templates of earlier revisions, for rollback.
     // Only the cache is needed: a Deployment's own status reports what its
     // ReplicaSets do, so they trigger nothing.
-    let (replica_set_store, replica_set_writer) = reflector::store::<ReplicaSet>();
+    let replica_set_templates = Arc::new(ReplicaSetTemplates::default());
+    let templates_seen = replica_set_templates.clone();
     let (replica_sets_flag, replica_sets_synced) = sync_flag("replicasets", &caches);
     let replica_set_changes = watcher(scoped::<ReplicaSet>(&client, namespace), managed.clone())
         .default_backoff()
-        .modify(trim::replica_set)
-        .reflect(replica_set_writer)
-        .inspect_ok(move |event| replica_sets_flag.observe(event))
+        .inspect_ok(move |event| {
+            templates_seen.observe(event);
+            replica_sets_flag.observe(event);
+        })
         .touched_objects();
 
     // The Services and PDBs readyroll made: they trigger their App and tell
@@ -198,7 +201,7 @@ pub async fn run(
         nodes_synced,
         pods: pod_store,
         pods_synced,
-        replica_sets: replica_set_store,
+        replica_sets: replica_set_templates,
         replica_sets_synced,
         services: service_store,
         services_synced,

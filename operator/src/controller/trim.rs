@@ -3,7 +3,7 @@
 //! operator's memory, and `managedFields` alone is often the largest part
 //! of an object.
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::core::DeserializeGuard;
 
@@ -59,12 +59,6 @@ pub fn pod(pod: &mut Pod) {
             c.user = None;
         }
     }
-}
-
-/// A ReplicaSet: only its owner and pod template are read (rollback).
-pub fn replica_set(replica_set: &mut ReplicaSet) {
-    replica_set.metadata.managed_fields = None;
-    replica_set.status = None;
 }
 
 /// A node: labels, taints, schedulability, allocatable and readiness are

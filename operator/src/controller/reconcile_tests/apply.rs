@@ -419,3 +419,23 @@ async fn an_app_this_process_has_not_written_is_read_once_not_on_every_reconcile
     h.reconcile().await;
     assert_eq!(h.app_reads(), 0, "the cache is at the version read");
 }
+
+#[tokio::test]
+async fn nothing_more_is_tried_in_a_namespace_being_deleted() {
+    let h = harness(Vec::new());
+    h.store_app(&app(spec("web:1", 1), None));
+    h.reconcile().await;
+    // The namespace controller removed the Deployment before the App.
+    h.api.terminate_namespace();
+    h.api.remove(DEPLOYMENT);
+    h.api.clear_log();
+
+    let action = h.reconcile().await;
+    assert_eq!(action, kube::runtime::controller::Action::await_change());
+    let writes = h.api.writes();
+    assert_eq!(
+        writes_summary(&writes),
+        [(Method::PATCH, DEPLOYMENT.to_string())],
+        "the refused creation ends the reconcile: no Event, no status, no retry"
+    );
+}

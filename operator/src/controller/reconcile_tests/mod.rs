@@ -43,7 +43,6 @@ struct Harness {
     ctx: Arc<Context>,
     _writers: (Writer<Node>, Writer<Pod>),
     deployments: Mutex<Writer<Deployment>>,
-    replica_sets: Mutex<Writer<ReplicaSet>>,
     _services: Mutex<Writer<Service>>,
     pdbs: Mutex<Writer<PodDisruptionBudget>>,
 }
@@ -77,7 +76,6 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
     let (deployments, deployment_writer) = ready_store(Vec::new());
     let (nodes, node_writer) = ready_store(Vec::new());
     let (pods, pod_writer) = ready_store(pods);
-    let (replica_sets, replica_set_writer) = ready_store(Vec::new());
     let (services, service_writer) = ready_store(Vec::new());
     let (pdbs, pdb_writer) = ready_store(Vec::new());
     let ctx = Arc::new(Context {
@@ -92,7 +90,7 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
         nodes_synced: Synced::done(),
         pods,
         pods_synced: Synced::done(),
-        replica_sets,
+        replica_sets: Default::default(),
         replica_sets_synced: Synced::done(),
         services,
         services_synced: Synced::done(),
@@ -111,7 +109,6 @@ fn harness_with(pods: Vec<Pod>, leadership: Leadership) -> Harness {
         ctx,
         _writers: (node_writer, pod_writer),
         deployments: Mutex::new(deployment_writer),
-        replica_sets: Mutex::new(replica_set_writer),
         _services: Mutex::new(service_writer),
         pdbs: Mutex::new(pdb_writer),
     }
@@ -195,10 +192,9 @@ impl Harness {
     /// Puts a ReplicaSet into the controller's cache, as its watch would.
     fn cache_replica_set(&self, replica_set: Value) {
         let replica_set: ReplicaSet = serde_json::from_value(replica_set).unwrap();
-        self.replica_sets
-            .lock()
-            .unwrap()
-            .apply_watcher_event(&watcher::Event::Apply(replica_set));
+        self.ctx
+            .replica_sets
+            .observe(&watcher::Event::Apply(replica_set));
     }
 
     /// How often the App was read since the log was last cleared.
