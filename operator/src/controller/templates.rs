@@ -16,8 +16,13 @@ use kube::ResourceExt;
 use crate::locked::Locked;
 
 /// Templates by controlling Deployment uid, then by ReplicaSet
-/// `namespace/name`.
-type ByOwner = HashMap<String, BTreeMap<String, Box<str>>>;
+/// `namespace/name`; and each ReplicaSet's owner, so that an event finds
+/// the entry it replaces without a scan of every owner.
+#[derive(Debug, Default)]
+struct ByOwner {
+    templates: HashMap<String, BTreeMap<String, Box<str>>>,
+    owner_of: HashMap<String, String>,
+}
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -37,10 +42,11 @@ impl ReplicaSetTemplates {
         let inner = self.0.lock();
         inner
             .live
+            .templates
             .get(owner_uid)
             .into_iter()
             .flat_map(BTreeMap::values)
-            // Written by `entry` from a typed template: it parses back.
+            // Written by `insert` from a typed template: it parses back.
             .filter_map(|json| serde_json::from_str(json).ok())
             .collect()
     }
@@ -49,10 +55,10 @@ impl ReplicaSetTemplates {
     pub fn observe(&self, event: &watcher::Event<ReplicaSet>) {
         let mut inner = self.0.lock();
         match event {
-            watcher::Event::Init => inner.listing = Some(ByOwner::new()),
+            watcher::Event::Init => inner.listing = Some(ByOwner::default()),
             watcher::Event::InitApply(rs) => {
                 if let Some(listing) = inner.listing.as_mut() {
-                    insert(listing, rs);
+                    listing.insert(rs);
                 }
             }
             watcher::Event::InitDone => {
@@ -61,10 +67,10 @@ impl ReplicaSetTemplates {
                 }
             }
             watcher::Event::Apply(rs) => {
-                remove(&mut inner.live, rs);
-                insert(&mut inner.live, rs);
+                inner.live.remove(rs);
+                inner.live.insert(rs);
             }
-            watcher::Event::Delete(rs) => remove(&mut inner.live, rs),
+            watcher::Event::Delete(rs) => inner.live.remove(rs),
         }
     }
 }
@@ -80,28 +86,39 @@ fn controller_uid(rs: &ReplicaSet) -> Option<&str> {
         .map(|o| o.uid.as_str())
 }
 
-fn insert(map: &mut ByOwner, rs: &ReplicaSet) {
-    let Some(owner) = controller_uid(rs) else {
-        return;
-    };
-    let Some(template) = rs.spec.as_ref().and_then(|s| s.template.as_ref()) else {
-        return;
-    };
-    let Ok(json) = serde_json::to_string(template) else {
-        return;
-    };
-    map.entry(owner.to_string())
-        .or_default()
-        .insert(key_of(rs), json.into_boxed_str());
-}
+impl ByOwner {
+    fn insert(&mut self, rs: &ReplicaSet) {
+        let Some(owner) = controller_uid(rs) else {
+            return;
+        };
+        let Some(template) = rs.spec.as_ref().and_then(|s| s.template.as_ref()) else {
+            return;
+        };
+        let Ok(json) = serde_json::to_string(template) else {
+            return;
+        };
+        let key = key_of(rs);
+        self.templates
+            .entry(owner.to_string())
+            .or_default()
+            .insert(key.clone(), json.into_boxed_str());
+        self.owner_of.insert(key, owner.to_string());
+    }
 
-/// Removes `rs` under whichever owner holds it (its owner may have changed).
-fn remove(map: &mut ByOwner, rs: &ReplicaSet) {
-    let key = key_of(rs);
-    map.retain(|_, templates| {
-        templates.remove(&key);
-        !templates.is_empty()
-    });
+    /// Removes `rs` under whichever owner holds it (its owner may have
+    /// changed since).
+    fn remove(&mut self, rs: &ReplicaSet) {
+        let key = key_of(rs);
+        let Some(owner) = self.owner_of.remove(&key) else {
+            return;
+        };
+        if let Some(templates) = self.templates.get_mut(&owner) {
+            templates.remove(&key);
+            if templates.is_empty() {
+                self.templates.remove(&owner);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
