@@ -148,10 +148,15 @@ impl Observed {
     /// one (which outlives the Deployment). `None` when no trace of the
     /// revision is left.
     pub fn template_of(&self, revision: &str) -> Option<PodTemplateSpec> {
-        // A cached Deployment carries its template's metadata only (the
-        // operator's cache drops the pod spec): it names the revision but
-        // cannot be applied, so the ReplicaSets or the saved copy serve.
-        let is_it = |t: &PodTemplateSpec| t.spec.is_some() && revision_of(t) == Some(revision);
+        // A cached Deployment carries its template's metadata and no
+        // containers (the operator's cache drops all of the pod spec but
+        // the instance volume): it names the revision but cannot be
+        // applied, so the ReplicaSets or the saved copy serve. A real pod
+        // spec always has a container.
+        let is_it = |t: &PodTemplateSpec| {
+            t.spec.as_ref().is_some_and(|s| !s.containers.is_empty())
+                && revision_of(t) == Some(revision)
+        };
         let own = self
             .deployment
             .as_ref()
@@ -207,11 +212,13 @@ mod tests {
     use std::collections::BTreeMap;
 
     use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-    use k8s_openapi::api::core::v1::PodSpec;
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
 
     use super::*;
 
-    fn template(revision: &str, with_spec: bool) -> PodTemplateSpec {
+    /// A template of `revision`; its pod spec whole or, as a cache keeps
+    /// it, without containers.
+    fn template(revision: &str, whole: bool) -> PodTemplateSpec {
         PodTemplateSpec {
             metadata: Some(ObjectMeta {
                 annotations: Some(BTreeMap::from([(
@@ -220,7 +227,14 @@ mod tests {
                 )])),
                 ..Default::default()
             }),
-            spec: with_spec.then(PodSpec::default),
+            spec: Some(PodSpec {
+                containers: if whole {
+                    vec![Container::default()]
+                } else {
+                    Vec::new()
+                },
+                ..Default::default()
+            }),
         }
     }
 
@@ -238,7 +252,7 @@ mod tests {
             ..Default::default()
         };
         let found = observed.template_of("good").expect("from the ReplicaSet");
-        assert!(found.spec.is_some());
+        assert_eq!(found.spec.map(|s| s.containers.len()), Some(1));
         let only_cached = Observed {
             replica_set_templates: Vec::new(),
             ..observed

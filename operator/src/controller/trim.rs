@@ -4,8 +4,9 @@
 //! of an object.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
 use kube::core::DeserializeGuard;
+use readyroll_core::build::INSTANCE_VOLUME;
 
 use crate::crd::App;
 
@@ -18,14 +19,23 @@ pub fn app(guard: &mut DeserializeGuard<App>) {
 
 /// A Deployment readyroll made: the plan reads its spec, status and
 /// metadata, but field managers only of objects the App does not control,
-/// which observe reads fresh. Of its pod template only the metadata (the
-/// revision) is read: a template to roll back to comes from a ReplicaSet or
-/// the saved last good one (`Observed::template_of`), so the pod spec, the
-/// largest part of the object, is dropped.
+/// which observe reads fresh. Of its pod template the metadata (the
+/// revision) is read, and whether its pods read an instance index (the
+/// instance volume, `reads_index`); a template to roll back to comes from a
+/// ReplicaSet or the saved last good one (`Observed::template_of`), so the
+/// rest of the pod spec, the largest part of the object, is dropped.
 pub fn deployment(deployment: &mut Deployment) {
     deployment.metadata.managed_fields = None;
     if let Some(spec) = deployment.spec.as_mut() {
-        spec.template.spec = None;
+        spec.template.spec = spec.template.spec.take().map(|pod| PodSpec {
+            volumes: pod.volumes.map(|volumes| {
+                volumes
+                    .into_iter()
+                    .filter(|v| v.name == INSTANCE_VOLUME)
+                    .collect()
+            }),
+            ..PodSpec::default()
+        });
     }
 }
 
@@ -74,8 +84,9 @@ pub fn node(node: &mut Node) {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{ContainerImage, NodeStatus, PodSpec, PodStatus};
+    use k8s_openapi::api::core::v1::{ContainerImage, NodeStatus, PodStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+    use readyroll_core::build::reads_index;
 
     use super::*;
 
@@ -117,23 +128,46 @@ mod tests {
         assert_eq!(status.images, None);
         assert!(status.allocatable.is_some());
 
+        let spec = deployment_trimmed(&[INSTANCE_VOLUME, "config"]);
+        assert_eq!(spec.replicas, Some(3));
+        assert!(spec.template.metadata.is_some(), "the revision is read");
+        let pod = spec.template.spec.as_ref().unwrap();
+        assert!(pod.containers.is_empty(), "the pod spec is dropped");
+        assert!(reads_index(&spec.template), "the instance volume is read");
+        assert_eq!(pod.volumes.as_ref().unwrap().len(), 1);
+        assert!(!reads_index(&deployment_trimmed(&["config"]).template));
+    }
+
+    /// A Deployment whose pod template has one container and `volumes`,
+    /// as the cache keeps it.
+    fn deployment_trimmed(volumes: &[&str]) -> k8s_openapi::api::apps::v1::DeploymentSpec {
+        use k8s_openapi::api::core::v1::{Container, Volume};
         let mut d = Deployment {
             metadata: meta(),
             spec: Some(k8s_openapi::api::apps::v1::DeploymentSpec {
                 replicas: Some(3),
                 template: k8s_openapi::api::core::v1::PodTemplateSpec {
                     metadata: Some(meta()),
-                    spec: Some(PodSpec::default()),
+                    spec: Some(PodSpec {
+                        containers: vec![Container::default()],
+                        volumes: Some(
+                            volumes
+                                .iter()
+                                .map(|name| Volume {
+                                    name: name.to_string(),
+                                    ..Default::default()
+                                })
+                                .collect(),
+                        ),
+                        ..Default::default()
+                    }),
                 },
                 ..Default::default()
             }),
             status: None,
         };
         deployment(&mut d);
-        let spec = d.spec.unwrap();
-        assert_eq!(spec.replicas, Some(3));
-        assert!(spec.template.metadata.is_some(), "the revision is read");
-        assert_eq!(spec.template.spec, None);
+        d.spec.unwrap()
     }
 
     #[test]
