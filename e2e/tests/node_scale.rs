@@ -196,7 +196,8 @@ async fn apps_converge_edit_idle_and_restart_beside_plain_deployments() {
         },
         idle,
     };
-    world.finish(&cluster).await;
+    // Written before the cleanup: deleting tens of thousands of objects can outlast its
+    // deadline at 10,000, and the measurements are complete by now.
     scale_support::check_sane(&record, &settings);
     let path = record
         .write(&readyroll_e2e::bench::results_dir(env!(
@@ -204,6 +205,7 @@ async fn apps_converge_edit_idle_and_restart_beside_plain_deployments() {
         )))
         .must("write the scale record");
     eprintln!("scale: record written to {}", path.display());
+    world.finish(&cluster).await;
 }
 
 /// The operator's image and the fingerprint of its binaries (install-operator.sh's pod

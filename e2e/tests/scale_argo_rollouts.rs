@@ -173,8 +173,7 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
         idle,
     };
     drop(controller);
-    world.finish(&cluster).await;
-    argo::remove_crds(&kubectl, &binary);
+    // Written before the cleanup, as in node_scale: the measurements are complete.
     scale_support::check_sane(&record, &settings);
     let path = record
         .write(&readyroll_e2e::bench::results_dir(env!(
@@ -182,6 +181,8 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
         )))
         .must("write the scale record");
     eprintln!("scale: record written to {}", path.display());
+    world.finish(&cluster).await;
+    argo::remove_crds(&kubectl, &binary);
 }
 
 fn rollout_manifest(world: &World, i: usize) -> Rollout {
