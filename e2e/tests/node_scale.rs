@@ -196,15 +196,7 @@ async fn apps_converge_edit_idle_and_restart_beside_plain_deployments() {
         },
         idle,
     };
-    // Written before the cleanup: deleting tens of thousands of objects can outlast its
-    // deadline at 10,000, and the measurements are complete by now.
-    scale_support::check_sane(&record, &settings);
-    let path = record
-        .write(&readyroll_e2e::bench::results_dir(env!(
-            "CARGO_TARGET_TMPDIR"
-        )))
-        .must("write the scale record");
-    eprintln!("scale: record written to {}", path.display());
+    scale_support::save(&record, &settings);
     world.finish(&cluster).await;
 }
 

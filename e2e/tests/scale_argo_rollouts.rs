@@ -173,14 +173,7 @@ async fn rollouts_converge_edit_idle_and_restart_beside_plain_deployments() {
         idle,
     };
     drop(controller);
-    // Written before the cleanup, as in node_scale: the measurements are complete.
-    scale_support::check_sane(&record, &settings);
-    let path = record
-        .write(&readyroll_e2e::bench::results_dir(env!(
-            "CARGO_TARGET_TMPDIR"
-        )))
-        .must("write the scale record");
-    eprintln!("scale: record written to {}", path.display());
+    scale_support::save(&record, &settings);
     world.finish(&cluster).await;
     argo::remove_crds(&kubectl, &binary);
 }

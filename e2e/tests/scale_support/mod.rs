@@ -565,10 +565,23 @@ fn controller_manager_client() -> String {
     "not running on this machine".to_owned()
 }
 
+/// Checks `record` and writes it where `make bench-report` takes scale records from. Called
+/// before the run's cleanup: deleting tens of thousands of objects can outlast its deadline,
+/// and the measurements are complete by then.
+pub fn save(record: &ScaleRecord, settings: &Settings) {
+    check_sane(record, settings);
+    let path = record
+        .write(&readyroll_e2e::bench::results_dir(env!(
+            "CARGO_TARGET_TMPDIR"
+        )))
+        .must("write the scale record");
+    eprintln!("scale: record written to {}", path.display());
+}
+
 /// The record's numbers are what a working harness produces: everything converged, each
 /// edit was seen, the controller's process and requests were observed. No thresholds:
 /// this is not a performance test.
-pub fn check_sane(record: &ScaleRecord, settings: &Settings) {
+fn check_sane(record: &ScaleRecord, settings: &Settings) {
     assert_eq!(record.objects, settings.objects);
     for (name, c) in [("plain", &record.plain), ("controlled", &record.controlled)] {
         assert!(
